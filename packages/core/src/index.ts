@@ -1,0 +1,43 @@
+export { decrypt, encrypt } from './cipher.js'
+export {
+  type CookieParts,
+  type CookieRejection,
+  checkCookieValue,
+  issueCookieValue,
+  MAC_LENGTH,
+  parseCookieValue,
+  signCookieValue,
+  type VerifiedCookie,
+  verifyCookieValue,
+} from './cookie.js'
+export {
+  type CookieOptions,
+  type ResolvedCookieOptions,
+  readCookieValues,
+  resolveCookieOptions,
+  serializeSetCookie,
+} from './cookie-header.js'
+export { isTetherError, storeUnavailable, TetherError, type TetherErrorCode } from './errors.js'
+export { CORRUPT, encryptedCodec, type FieldCodec, plainCodec } from './field-codec.js'
+export { type DerivedKeys, Keyring, MIN_SECRET_LENGTH, type Secret } from './keyring.js'
+export {
+  type CounterName,
+  Metrics,
+  type MetricsCounters,
+  type MetricsSnapshot,
+  type PrometheusRegistry,
+} from './metrics.js'
+export { DEFAULT_ROUTE, isValidRoute, ROUTE_ENV, ROUTE_PATTERN, resolveRoute } from './route.js'
+export type { RegenerateOptions, Session, SessionData, SessionKey, SessionValue } from './session.js'
+export { newToken, storeIdOf, TOKEN_LENGTH } from './session-id.js'
+export { SessionContext, SessionManager, type TetherOptions } from './session-manager.js'
+export {
+  type ExpressSessionModule,
+  type ExpressSessionStoreLike,
+  type FromExpressSessionStoreOptions,
+  fromExpressSessionStore,
+  toExpressSessionStore,
+} from './stores/express-session-adapter.js'
+export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
+export type { SessionStore, SessionWrite, StoredSession } from './stores/store.js'
+export { optionError, warnOnce } from './validate.js'

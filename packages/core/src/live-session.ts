@@ -1,0 +1,48 @@
+/**
+ * The state of one session inside this process, shared by every in-flight request that carries
+ * its cookie. Under affinity all of a session's requests reach one worker, so sharing this object
+ * means concurrent requests see each other's changes and commit together instead of each loading
+ * and overwriting a private copy.
+ */
+export class LiveSession {
+  /** Hashed store id; undefined for a fresh session that has not been given a token yet. */
+  storeId: string | undefined
+  token: string | undefined
+  /** The route stamped in the cookie: the worker that owns the session. */
+  route: string
+  readonly values: Map<string, unknown>
+  /** Keys changed since the last write: key -> JSON, or undefined for a removed key. */
+  readonly dirty = new Map<string, string | undefined>()
+  createdAt: number
+  touchedAt: number
+  established: boolean
+  /** The store holds a record for it (so writes must not create one). */
+  stored: boolean
+  /** Set by destroy() and regenerate(): commits of requests still holding it write nothing. */
+  ended = false
+  /** Requests currently holding it. */
+  refs = 0
+  /** The write in flight, which later commits wait for so writes reach the store in order. */
+  writing: Promise<unknown> | undefined
+  touchRequested = false
+
+  constructor(init: {
+    storeId?: string
+    token?: string
+    route: string
+    values?: Map<string, unknown>
+    createdAt: number
+    touchedAt: number
+    established: boolean
+    stored: boolean
+  }) {
+    this.storeId = init.storeId
+    this.token = init.token
+    this.route = init.route
+    this.values = init.values ?? new Map()
+    this.createdAt = init.createdAt
+    this.touchedAt = init.touchedAt
+    this.established = init.established
+    this.stored = init.stored
+  }
+}

@@ -1,0 +1,589 @@
+import { checkCookieValue, signCookieValue } from './cookie.js'
+import {
+  type CookieOptions,
+  type ResolvedCookieOptions,
+  readCookieValues,
+  resolveCookieOptions,
+  serializeSetCookie,
+} from './cookie-header.js'
+import { storeUnavailable, TetherError } from './errors.js'
+import { CORRUPT, encryptedCodec, type FieldCodec, plainCodec } from './field-codec.js'
+import { Keyring, type Secret } from './keyring.js'
+import { LiveSession } from './live-session.js'
+import { Metrics } from './metrics.js'
+import { resolveRoute } from './route.js'
+import type { RegenerateOptions, Session, SessionKey, SessionValue } from './session.js'
+import { newToken, storeIdOf } from './session-id.js'
+import { MemoryStore } from './stores/memory.js'
+import type { SessionStore, SessionWrite, StoredSession } from './stores/store.js'
+import { boolean, fraction, optionError, positiveNumber } from './validate.js'
+
+/** Options shared by every Tether adapter. */
+export interface TetherOptions {
+  /**
+   * Secret(s) of at least 32 characters. An array rotates keys: the first signs and encrypts,
+   * all of them verify and decrypt; a cookie signed by an older one is re-issued under the first.
+   */
+  secret: Secret | readonly Secret[]
+  /** Where sessions live. @default new MemoryStore() */
+  store?: SessionStore
+  cookie?: CookieOptions
+  /**
+   * Sliding idle timeout in ms: a session not used for this long is gone.
+   * @default 1_800_000 (30 minutes)
+   */
+  idleTimeout?: number
+  /**
+   * Absolute timeout in ms from creation (or from the last `regenerate()`), however active.
+   * @default 43_200_000 (12 hours)
+   */
+  absoluteTimeout?: number
+  /**
+   * Share of the idle window that must pass before an unchanged session is written again just to
+   * record activity. With 0.1 and 30 minutes, a session read on every request costs at most one
+   * touch write per 3 minutes. The guarantee: a session stays valid for at least
+   * `idleTimeout × (1 − touchAfter)` after any request, and at most `idleTimeout` after the last
+   * recorded activity. 0 touches on every request.
+   * @default 0.1
+   */
+  touchAfter?: number
+  /**
+   * AES-256-GCM encryption of session data at rest.
+   * @default true when the store keeps data outside this process (Redis), false for MemoryStore
+   */
+  encrypt?: boolean
+  /**
+   * The route stamped into new cookies, naming the worker that owns them.
+   * @default process.env.TETHER_ROUTE (set by @tether/cluster), else 'solo'
+   */
+  route?: string
+  /** Counters to update; pass your own to share them or to read them from outside. */
+  metrics?: Metrics
+  /**
+   * Names the user a session belongs to, for stores with a per-user index ("log out everywhere").
+   * Called on each write of a session.
+   */
+  owner?: (session: Session) => string | undefined
+}
+
+const DEFAULTS = {
+  idleTimeout: 30 * 60_000,
+  absoluteTimeout: 12 * 60 * 60_000,
+  touchAfter: 0.1,
+}
+
+/**
+ * The framework-free engine behind the adapters: it reads the cookie, loads and shares live
+ * sessions, and commits them. An adapter calls `open()` when a request starts, `commit()` before
+ * the response head is sent, and `release()` when the response is over.
+ *
+ * @example
+ * const manager = new SessionManager({ secret: process.env.SESSION_SECRET! })
+ * const ctx = await manager.open(req.headers.cookie)
+ * ctx.session.set('visits', (ctx.session.get('visits') ?? 0) + 1)
+ * const setCookie = await ctx.commit(false)
+ * ctx.release()
+ */
+export class SessionManager {
+  readonly store: SessionStore
+  readonly cookie: ResolvedCookieOptions
+  readonly metrics: Metrics
+  readonly route: string
+  readonly idleTimeout: number
+  readonly absoluteTimeout: number
+  /** Milliseconds after the last recorded activity before an unchanged session is touched. */
+  readonly touchInterval: number
+  readonly encrypted: boolean
+  readonly keyring: Keyring
+  readonly #codec: FieldCodec
+  readonly #ownsStore: boolean
+  readonly #owner: ((session: Session) => string | undefined) | undefined
+  /** Sessions held by in-flight requests (or being loaded), by store id. */
+  readonly #live = new Map<string, LiveSession | Promise<LiveSession | undefined>>()
+
+  constructor(options: TetherOptions) {
+    if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options)
+    if (options.secret === undefined)
+      throw optionError('secret', 'a string of at least 32 characters (or an array of them)', undefined)
+    this.keyring = new Keyring(options.secret)
+    if (options.store !== undefined && !isStore(options.store)) {
+      throw optionError(
+        'store',
+        'a SessionStore (get, write, touch, destroy, close); wrap an express-session store with fromExpressSessionStore()',
+        options.store,
+      )
+    }
+    this.#ownsStore = options.store === undefined
+    this.store = options.store ?? new MemoryStore()
+    this.cookie = resolveCookieOptions(options.cookie)
+    this.idleTimeout = positiveNumber('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout)
+    this.absoluteTimeout = positiveNumber(
+      'absoluteTimeout',
+      options.absoluteTimeout,
+      DEFAULTS.absoluteTimeout,
+    )
+    this.touchInterval = fraction('touchAfter', options.touchAfter, DEFAULTS.touchAfter) * this.idleTimeout
+    this.encrypted = boolean('encrypt', options.encrypt, !this.store.inProcess)
+    this.#codec = this.encrypted ? encryptedCodec(this.keyring) : plainCodec
+    this.route = resolveRoute(options.route)
+    if (options.metrics !== undefined && !(options.metrics instanceof Metrics)) {
+      throw optionError('metrics', 'a Metrics instance from @tether/core', options.metrics)
+    }
+    this.metrics = options.metrics ?? new Metrics()
+    if (options.owner !== undefined && typeof options.owner !== 'function') {
+      throw optionError('owner', 'a function (session) => user id or undefined', options.owner)
+    }
+    this.#owner = options.owner
+    this.store.attachMetrics?.(this.metrics)
+    const store = this.store
+    if (store.count !== undefined) this.metrics.activeCount = () => store.count!()
+  }
+
+  /**
+   * Starts a request's session from its Cookie header. Forged, malformed or unknown cookies give a
+   * fresh session without a store read; a store failure rejects with ERR_TETHER_STORE_UNAVAILABLE.
+   */
+  async open(cookieHeader: unknown): Promise<SessionContext> {
+    let reissue = false
+    for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
+      const checked = checkCookieValue(value, this.keyring)
+      if (checked === 'format') {
+        this.metrics.increment('rejectedFormat')
+        continue
+      }
+      if (checked === 'mac') {
+        this.metrics.increment('rejectedMac')
+        continue
+      }
+      reissue = checked.keyIndex > 0
+      const live = await this.#acquire(storeIdOf(checked.token), checked.token, checked.route)
+      if (live !== undefined) {
+        if (reissue) this.metrics.increment('reissued')
+        return new SessionContext(this, live, reissue)
+      }
+      break
+    }
+    return new SessionContext(this, this.fresh(), false)
+  }
+
+  /** A new, empty session that has no token until something is stored in it. */
+  fresh(): LiveSession {
+    const now = Date.now()
+    const live = new LiveSession({
+      route: this.route,
+      createdAt: now,
+      touchedAt: now,
+      established: false,
+      stored: false,
+    })
+    live.refs = 1
+    return live
+  }
+
+  /** Releases the store if the manager created it (the default MemoryStore). */
+  async close(): Promise<void> {
+    if (this.#ownsStore) await this.store.close()
+  }
+
+  async #acquire(storeId: string, token: string, route: string): Promise<LiveSession | undefined> {
+    const current = this.#live.get(storeId)
+    if (current !== undefined) {
+      const live = current instanceof LiveSession ? current : await current
+      if (live !== undefined && !live.ended) {
+        live.refs++
+        return live
+      }
+      if (live === undefined) return undefined
+    }
+    const loading = this.#load(storeId, token, route)
+    this.#live.set(storeId, loading)
+    let live: LiveSession | undefined
+    try {
+      live = await loading
+    } finally {
+      if (this.#live.get(storeId) === loading) this.#live.delete(storeId)
+    }
+    if (live === undefined) return undefined
+    const raced = this.#live.get(storeId)
+    if (raced instanceof LiveSession && !raced.ended) {
+      raced.refs++
+      return raced
+    }
+    live.refs++
+    this.#live.set(storeId, live)
+    return live
+  }
+
+  async #load(storeId: string, token: string, route: string): Promise<LiveSession | undefined> {
+    let stored: StoredSession | undefined
+    try {
+      stored = await this.store.get(storeId)
+    } catch (error) {
+      this.metrics.increment('storeErrors')
+      throw storeUnavailable(error)
+    }
+    if (stored === undefined) {
+      this.metrics.increment('loadMisses')
+      return undefined
+    }
+    const values = this.#decode(storeId, stored)
+    if (values === undefined) {
+      this.metrics.increment('decryptFailures')
+      this.metrics.increment('loadMisses')
+      await this.#forget(storeId)
+      return undefined
+    }
+    const now = Date.now()
+    if (now >= this.expiresAt(stored.createdAt, stored.touchedAt)) {
+      // Expired means gone, whatever the store still returned.
+      this.metrics.increment('expired')
+      this.metrics.increment('loadMisses')
+      await this.#forget(storeId)
+      return undefined
+    }
+    this.metrics.increment('loadHits')
+    return new LiveSession({
+      storeId,
+      token,
+      route,
+      values,
+      createdAt: stored.createdAt,
+      touchedAt: stored.touchedAt,
+      established: stored.established === true,
+      stored: true,
+    })
+  }
+
+  /** Decoded values, or undefined when any part of the record cannot be trusted. */
+  #decode(storeId: string, stored: StoredSession): Map<string, unknown> | undefined {
+    if (
+      typeof stored !== 'object' ||
+      stored === null ||
+      typeof stored.fields !== 'object' ||
+      stored.fields === null ||
+      !Number.isFinite(stored.createdAt) ||
+      !Number.isFinite(stored.touchedAt)
+    ) {
+      return undefined
+    }
+    const values = new Map<string, unknown>()
+    for (const key of Object.keys(stored.fields)) {
+      const value = this.#codec.decode(storeId, key, stored.fields[key])
+      if (value === CORRUPT) return undefined
+      values.set(key, value)
+    }
+    return values
+  }
+
+  /** Deletes a record found expired or corrupt; a failure here must not fail the request. */
+  async #forget(storeId: string): Promise<void> {
+    try {
+      await this.store.destroy(storeId)
+    } catch {
+      this.metrics.increment('storeErrors')
+    }
+  }
+
+  expiresAt(createdAt: number, touchedAt: number): number {
+    return Math.min(touchedAt + this.idleTimeout, createdAt + this.absoluteTimeout)
+  }
+
+  /** Drops a request's hold on a live session. */
+  release(live: LiveSession): void {
+    live.refs--
+    if (live.refs <= 0 && live.storeId !== undefined && this.#live.get(live.storeId) === live) {
+      this.#live.delete(live.storeId)
+    }
+  }
+
+  /** Gives a fresh session its token and makes it shareable. */
+  assignToken(live: LiveSession): void {
+    live.token = newToken()
+    live.storeId = storeIdOf(live.token)
+    this.#live.set(live.storeId, live)
+  }
+
+  /** Ends a live session for everyone holding it and removes its record. */
+  async end(live: LiveSession): Promise<void> {
+    live.ended = true
+    live.dirty.clear()
+    if (live.storeId !== undefined && this.#live.get(live.storeId) === live) this.#live.delete(live.storeId)
+    if (!live.stored || live.storeId === undefined) return
+    // Let a write already on its way land first, so the destroy is the last word.
+    if (live.writing !== undefined) await live.writing.catch(() => undefined)
+    try {
+      await this.store.destroy(live.storeId)
+    } catch (error) {
+      this.metrics.increment('storeErrors')
+      throw storeUnavailable(error)
+    }
+    live.stored = false
+  }
+
+  /**
+   * Writes a live session's pending changes (or a due touch). Concurrent commits of one session
+   * queue behind the write in flight, and a later one carries whatever changed meanwhile.
+   */
+  async flush(live: LiveSession, session: Session): Promise<'written' | 'touched' | 'unchanged' | 'gone'> {
+    let result: 'written' | 'touched' | 'unchanged' | 'gone' = 'unchanged'
+    while (
+      !live.ended &&
+      (live.dirty.size > 0 || !live.stored || live.touchRequested || this.#touchDue(live))
+    ) {
+      if (live.writing !== undefined) {
+        await live.writing.catch(() => undefined)
+        continue
+      }
+      if (live.dirty.size === 0 && !live.stored) break // nothing was ever set: stay lazy
+      const now = Date.now()
+      const expiresAt = this.expiresAt(live.createdAt, now)
+      let operation: Promise<boolean>
+      let changes: Map<string, string | undefined> | undefined
+      if (live.dirty.size > 0 || !live.stored) {
+        changes = new Map(live.dirty)
+        live.dirty.clear()
+        operation = this.store.write(live.storeId!, this.#writeOf(live, changes, now, expiresAt, session))
+      } else {
+        live.touchRequested = false
+        operation = this.store.touch(live.storeId!, now, expiresAt)
+      }
+      const create = !live.stored
+      live.writing = operation
+      let ok: boolean
+      try {
+        ok = await operation
+      } catch (error) {
+        // Put the changes back (unless newer ones replaced them) so the next commit retries them.
+        if (changes !== undefined) for (const [k, v] of changes) if (!live.dirty.has(k)) live.dirty.set(k, v)
+        this.metrics.increment('storeErrors')
+        throw storeUnavailable(error)
+      } finally {
+        live.writing = undefined
+      }
+      if (!ok) {
+        // Destroyed elsewhere (logout in another request or process): do not bring it back.
+        live.ended = true
+        return 'gone'
+      }
+      live.touchedAt = now
+      if (changes === undefined) {
+        this.metrics.increment('touched')
+        if (result === 'unchanged') result = 'touched'
+      } else {
+        if (create) this.metrics.increment('created')
+        live.stored = true
+        result = 'written'
+      }
+    }
+    return live.ended ? 'gone' : result
+  }
+
+  #touchDue(live: LiveSession): boolean {
+    return live.stored && Date.now() - live.touchedAt >= this.touchInterval
+  }
+
+  #writeOf(
+    live: LiveSession,
+    changes: Map<string, string | undefined>,
+    now: number,
+    expiresAt: number,
+    session: Session,
+  ): SessionWrite {
+    const set: Record<string, string> = {}
+    const unset: string[] = []
+    for (const [key, json] of changes) {
+      if (json === undefined) unset.push(key)
+      else set[key] = this.#codec.encode(live.storeId!, key, json)
+    }
+    const write: SessionWrite = {
+      set,
+      unset,
+      createdAt: live.createdAt,
+      touchedAt: now,
+      expiresAt,
+      established: live.established,
+      create: !live.stored,
+    }
+    const owner = this.#owner?.(session)
+    if (owner !== undefined) write.owner = owner
+    return write
+  }
+
+  /** The Set-Cookie header for a cookie value (or its removal when undefined). */
+  setCookieHeader(value: string | undefined, secureRequest: boolean): string {
+    return serializeSetCookie(this.cookie, value, secureRequest)
+  }
+
+  /** The cookie value for a live session under the newest secret. */
+  cookieValue(live: LiveSession): string {
+    return signCookieValue(live.token!, live.route, this.keyring)
+  }
+}
+
+function isStore(value: unknown): value is SessionStore {
+  const s = value as Partial<Record<keyof SessionStore, unknown>>
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof s.get === 'function' &&
+    typeof s.write === 'function' &&
+    typeof s.touch === 'function' &&
+    typeof s.destroy === 'function' &&
+    typeof s.close === 'function'
+  )
+}
+
+/**
+ * One request's view of its session: `session` for the app, `commit` and `release` for the
+ * adapter.
+ */
+export class SessionContext {
+  readonly session: Session
+  readonly #manager: SessionManager
+  #live: LiveSession
+  /** This request must send a cookie: new session, regenerated, or re-signed by a newer secret. */
+  #issue: boolean
+  /** This request ended a session that the browser holds a cookie for. */
+  #cleared = false
+  #released = false
+  #committedHeader: string | undefined
+  #committed = false
+
+  constructor(manager: SessionManager, live: LiveSession, reissue: boolean) {
+    this.#manager = manager
+    this.#live = live
+    this.#issue = reissue
+    this.session = this.#makeSession()
+  }
+
+  /** The route of the session's cookie: the worker that owns it (for misroute detection). */
+  get route(): string {
+    return this.#live.route
+  }
+
+  /** True once a commit has run; later changes can still be saved but no cookie can be sent. */
+  get committed(): boolean {
+    return this.#committed
+  }
+
+  /**
+   * Saves the session and returns the Set-Cookie header to send, if any. Call it before the
+   * response head goes out; it may be called again (later changes are saved, the header is the
+   * first commit's). Rejects with ERR_TETHER_STORE_UNAVAILABLE when the store fails.
+   */
+  async commit(secureRequest: boolean): Promise<string | undefined> {
+    const manager = this.#manager
+    const live = this.#live
+    const outcome = live.ended ? 'gone' : await manager.flush(live, this.session)
+    let header: string | undefined
+    if (outcome === 'gone' || !live.stored) {
+      // Only the request that destroyed the session clears the cookie: a slow request that merely
+      // held an ended session must not wipe the cookie a concurrent login has just issued.
+      if (this.#cleared) header = manager.setCookieHeader(undefined, secureRequest)
+    } else if (this.#issue || (manager.cookie.maxAge !== undefined && outcome !== 'unchanged')) {
+      header = manager.setCookieHeader(manager.cookieValue(live), secureRequest)
+    }
+    if (this.#committed) return this.#committedHeader
+    this.#committed = true
+    this.#committedHeader = header
+    return header
+  }
+
+  /** Ends this request's hold on the session; call once when the response is finished or aborted. */
+  release(): void {
+    if (this.#released) return
+    this.#released = true
+    this.#manager.release(this.#live)
+  }
+
+  #makeSession(): Session {
+    const ctx = this
+    return {
+      get: (key) => (ctx.#live.ended ? undefined : ctx.#live.values.get(key)) as never,
+      set: (key, value) => ctx.#set(key, value),
+      delete: (key) => {
+        const had = ctx.#live.values.has(key)
+        if (had) ctx.#set(key, undefined)
+        return had
+      },
+      has: (key) => !ctx.#live.ended && ctx.#live.values.has(key),
+      keys: () => (ctx.#live.ended ? [] : [...ctx.#live.values.keys()]),
+      get isNew() {
+        return !ctx.#live.stored
+      },
+      regenerate: (options) => ctx.#regenerate(options),
+      destroy: () => ctx.#destroy(),
+      touch: () => {
+        ctx.#live.touchRequested = true
+      },
+    }
+  }
+
+  #set<K extends SessionKey>(key: K, value: SessionValue<K> | undefined): void {
+    const live = this.#live
+    // A session ended by another request (logout) takes no more writes from slow requests.
+    if (live.ended) return
+    if (typeof key !== 'string') throw new TypeError('session keys must be strings')
+    if (value === undefined) {
+      if (!live.values.has(key)) return
+      live.values.delete(key)
+      live.dirty.set(key, undefined)
+      return
+    }
+    let json: string | undefined
+    try {
+      json = JSON.stringify(value)
+    } catch (cause) {
+      throw new TetherError(
+        'ERR_TETHER_VALUE_NOT_SERIALIZABLE',
+        `session value for "${key}" cannot be stored as JSON`,
+        { cause },
+      )
+    }
+    if (json === undefined) {
+      throw new TetherError(
+        'ERR_TETHER_VALUE_NOT_SERIALIZABLE',
+        `session value for "${key}" cannot be stored as JSON`,
+      )
+    }
+    if (live.token === undefined) {
+      this.#manager.assignToken(live)
+      this.#issue = true
+    }
+    live.values.set(key, value)
+    live.dirty.set(key, json)
+  }
+
+  async #regenerate(options: RegenerateOptions = {}): Promise<void> {
+    const keep = options.keep ?? true
+    const old = this.#live
+    const manager = this.#manager
+    const next = manager.fresh()
+    next.established = true
+    for (const [key, value] of old.ended ? [] : old.values) {
+      if (keep === true || (Array.isArray(keep) && keep.includes(key))) next.values.set(key, value)
+    }
+    // The old id dies now, for this request and any other still holding it.
+    await manager.end(old)
+    manager.release(old)
+    manager.metrics.increment('regenerated')
+    this.#live = next
+    manager.assignToken(next)
+    this.#issue = true
+    for (const [key, value] of next.values) next.dirty.set(key, JSON.stringify(value))
+    // An established session with no data still has to be stored so its cookie means something.
+    next.stored = false
+  }
+
+  async #destroy(): Promise<void> {
+    const old = this.#live
+    const manager = this.#manager
+    const hadCookie = old.token !== undefined
+    await manager.end(old)
+    manager.release(old)
+    manager.metrics.increment('destroyed')
+    this.#live = manager.fresh()
+    this.#issue = false
+    if (hadCookie) this.#cleared = true
+  }
+}

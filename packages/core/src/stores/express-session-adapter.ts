@@ -1,0 +1,218 @@
+import { storeIdOf } from '../session-id.js'
+import type { SessionStore, SessionWrite, StoredSession } from './store.js'
+
+/*
+ * Adapters both ways between Tether's SessionStore and express-session's Store interface
+ * (get/set/destroy/touch with a callback, or returning a promise as newer stores do).
+ */
+
+type Callback = (error?: unknown, value?: unknown) => void
+/** The parts of an express-session store that Tether calls. */
+export interface ExpressSessionStoreLike {
+  get(sid: string, callback: Callback): unknown
+  set(sid: string, session: unknown, callback: Callback): unknown
+  destroy(sid: string, callback: Callback): unknown
+  clear?(callback: Callback): unknown
+  length?(callback: Callback): unknown
+}
+
+/** Calls a store method that takes a trailing callback and may also return a promise. */
+function invoke<T>(fn: (...args: never[]) => unknown, self: unknown, ...args: unknown[]): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const callback: Callback = (error, value) => (error ? reject(error) : resolve(value as T))
+    try {
+      const result = (fn as (...a: unknown[]) => unknown).call(self, ...args, callback)
+      if (
+        result !== null &&
+        typeof result === 'object' &&
+        typeof (result as Promise<T>).then === 'function'
+      ) {
+        ;(result as Promise<T>).then(resolve, reject)
+      }
+    } catch (error) {
+      reject(error)
+    }
+  })
+}
+
+/** How a Tether session is kept inside an express-session store. */
+interface Envelope {
+  /** express-session stores (connect-redis among them) take the TTL from cookie.expires. */
+  cookie: { expires: string; originalMaxAge: number }
+  tether: StoredSession
+}
+
+export interface FromExpressSessionStoreOptions {
+  /**
+   * Whether the backing store keeps data inside this process; decides the encryption default.
+   * @default false
+   */
+  inProcess?: boolean
+}
+
+/**
+ * Lets an express-session store (connect-redis, connect-mongo, …) back Tether.
+ * express-session stores replace whole sessions, so a write reads, merges and writes back: two
+ * processes writing one session at the same moment can lose a change. Within one worker, Tether's
+ * shared live sessions still serialise writes. Prefer RedisStore for atomic per-key writes.
+ *
+ * @example
+ * import { RedisStore as ConnectRedis } from 'connect-redis'
+ * app.use(stickySession({ secret, store: fromExpressSessionStore(new ConnectRedis({ client })) }))
+ */
+export function fromExpressSessionStore(
+  store: ExpressSessionStoreLike,
+  options: FromExpressSessionStoreOptions = {},
+): SessionStore {
+  for (const method of ['get', 'set', 'destroy'] as const) {
+    if (typeof store?.[method] !== 'function') {
+      throw new TypeError(`store must be an express-session Store with a ${method}() method`)
+    }
+  }
+  const read = async (id: string): Promise<Envelope | undefined> => {
+    const value = await invoke<unknown>(store.get, store, id)
+    if (value === null || value === undefined) return undefined
+    const envelope = (typeof value === 'string' ? JSON.parse(value) : value) as Envelope
+    // Hand back a shape the core can validate: garbage reads as a corrupt session, not a crash.
+    return typeof envelope === 'object' && envelope !== null && typeof envelope.tether === 'object'
+      ? envelope
+      : {
+          cookie: { expires: new Date(0).toISOString(), originalMaxAge: 0 },
+          tether: { fields: null } as never,
+        }
+  }
+  const save = (id: string, session: StoredSession, expiresAt: number) => {
+    const envelope: Envelope = {
+      cookie: {
+        expires: new Date(expiresAt).toISOString(),
+        originalMaxAge: Math.max(0, expiresAt - Date.now()),
+      },
+      tether: session,
+    }
+    return invoke<void>(store.set, store, id, envelope)
+  }
+  return {
+    inProcess: options.inProcess ?? false,
+    async get(id) {
+      return (await read(id))?.tether
+    },
+    async write(id: string, change: SessionWrite) {
+      const current = (await read(id))?.tether
+      if (current === undefined && !change.create) return false
+      const fields = { ...current?.fields }
+      for (const key of change.unset) delete fields[key]
+      Object.assign(fields, change.set)
+      await save(
+        id,
+        {
+          fields,
+          createdAt: current?.createdAt ?? change.createdAt,
+          touchedAt: change.touchedAt,
+          established: change.established || current?.established === true,
+        },
+        change.expiresAt,
+      )
+      return true
+    },
+    async touch(id, touchedAt, expiresAt) {
+      const current = (await read(id))?.tether
+      if (current === undefined) return false
+      await save(id, { ...current, touchedAt }, expiresAt)
+      return true
+    },
+    async destroy(id) {
+      await invoke<void>(store.destroy, store, id)
+    },
+    ...(typeof store.clear === 'function' && { clear: () => invoke<void>(store.clear!, store) }),
+    ...(typeof store.length === 'function' && { count: () => invoke<number>(store.length!, store) }),
+    async close() {},
+  }
+}
+
+/** The express-session module (its default export), from which the Store base class is taken. */
+export interface ExpressSessionModule {
+  Store: new () => object
+}
+
+/** An express-session session object as its Store methods receive it. */
+interface ExpressSessionData {
+  cookie?: { expires?: string | Date | null; originalMaxAge?: number | null }
+  [key: string]: unknown
+}
+
+/** Lifetime used when express-session gives no cookie expiry (a browser-session cookie): one day. */
+const DEFAULT_TTL = 86_400_000
+
+/**
+ * Lets a Tether store (MemoryStore, RedisStore, HybridStore) serve as express-session's `store`.
+ * express-session ids are hashed before they reach the store, like Tether's own tokens.
+ *
+ * @example
+ * import session from 'express-session'
+ * app.use(session({ secret, store: toExpressSessionStore(new RedisStore({ client }), session), resave: false, saveUninitialized: false }))
+ */
+export function toExpressSessionStore(store: SessionStore, expressSession: ExpressSessionModule): object {
+  if (typeof expressSession?.Store !== 'function') {
+    throw new TypeError(
+      'expressSession must be the express-session module (import session from "express-session")',
+    )
+  }
+  const expiryOf = (session: ExpressSessionData) => {
+    const expires = session.cookie?.expires
+    const at = expires ? new Date(expires).getTime() : Number.NaN
+    return Number.isFinite(at) ? at : Date.now() + DEFAULT_TTL
+  }
+  const done = <T>(promise: Promise<T>, callback: Callback | undefined) => {
+    promise.then(
+      (value) => callback?.(null, value),
+      (error) => callback?.(error),
+    )
+  }
+  class TetherBackedStore extends expressSession.Store {
+    get(sid: string, callback: Callback) {
+      done(
+        store.get(storeIdOf(sid)).then((stored) => {
+          if (stored === undefined) return null
+          const session: Record<string, unknown> = {}
+          for (const [key, json] of Object.entries(stored.fields)) session[key] = JSON.parse(json)
+          return session
+        }),
+        callback,
+      )
+    }
+    set(sid: string, session: ExpressSessionData, callback?: Callback) {
+      const id = storeIdOf(sid)
+      const now = Date.now()
+      const set: Record<string, string> = {}
+      for (const [key, value] of Object.entries(session))
+        if (value !== undefined) set[key] = JSON.stringify(value)
+      const write = async () => {
+        const current = await store.get(id)
+        const unset = current === undefined ? [] : Object.keys(current.fields).filter((k) => !(k in set))
+        await store.write(id, {
+          set,
+          unset,
+          createdAt: current?.createdAt ?? now,
+          touchedAt: now,
+          expiresAt: expiryOf(session),
+          established: false,
+          create: true,
+        })
+      }
+      done(write(), callback)
+    }
+    touch(sid: string, session: ExpressSessionData, callback?: Callback) {
+      done(store.touch(storeIdOf(sid), Date.now(), expiryOf(session)), callback)
+    }
+    destroy(sid: string, callback?: Callback) {
+      done(store.destroy(storeIdOf(sid)), callback)
+    }
+    clear(callback?: Callback) {
+      done(store.clear?.() ?? Promise.reject(new Error('this store cannot clear')), callback)
+    }
+    length(callback: Callback) {
+      done(store.count?.() ?? Promise.reject(new Error('this store cannot count')), callback)
+    }
+  }
+  return new TetherBackedStore()
+}

@@ -1,0 +1,197 @@
+import type { Metrics } from '../metrics.js'
+import { optionError, positiveInteger, positiveNumber, warnOnce } from '../validate.js'
+import { ExpiryIndex } from './expiry-index.js'
+import type { SessionStore, SessionWrite, StoredSession } from './store.js'
+
+export interface MemoryStoreOptions {
+  /**
+   * Most sessions kept. When full, a new session evicts the least recently active *anonymous*
+   * session (one that never went through `regenerate()`, which login calls); established sessions
+   * are never evicted to make room. If every stored session is established, creating a session
+   * fails with a store error (a 503) instead. So a flood of new sessions can push out other
+   * anonymous visitors, but never signs anybody out.
+   * @default 100_000
+   */
+  maxSessions?: number
+  /**
+   * How often expired sessions are removed, in ms. A pass costs time proportional to the sessions
+   * that expired, not to the sessions stored. Reads never return an expired session either way.
+   * @default 1000
+   */
+  sweepInterval?: number
+}
+
+interface Entry {
+  session: StoredSession
+  expiresAt: number
+}
+
+/**
+ * The embedded default store: sessions in this process's memory. Fine for one process or a
+ * Tether cluster with affinity (each worker keeps its own sessions); sessions are lost when the
+ * process exits, so use RedisStore when that matters.
+ *
+ * @example
+ * const store = new MemoryStore({ maxSessions: 50_000 })
+ */
+export class MemoryStore implements SessionStore {
+  readonly inProcess = true
+  readonly maxSessions: number
+  readonly #entries = new Map<string, Entry>()
+  /** Anonymous session ids, least recently active first (re-inserted on every write or touch). */
+  readonly #anonymous = new Set<string>()
+  readonly #expiry: ExpiryIndex
+  readonly #timer: NodeJS.Timeout
+  #metrics: Metrics | undefined
+
+  constructor(options: MemoryStoreOptions = {}) {
+    if (typeof options !== 'object' || options === null)
+      throw optionError('MemoryStore options', 'an object', options)
+    this.maxSessions = positiveInteger('maxSessions', options.maxSessions, 100_000)
+    const sweepInterval = positiveNumber('sweepInterval', options.sweepInterval, 1000)
+    this.#expiry = new ExpiryIndex(sweepInterval)
+    this.#timer = setInterval(() => this.sweep(), sweepInterval)
+    // A session store must never be what keeps a process from exiting.
+    this.#timer.unref()
+    if (process.env.NODE_ENV === 'production') {
+      warnOnce(
+        'TETHER_MEMORY_STORE',
+        'MemoryStore keeps sessions in process memory: they are lost on restart and not shared between machines. Use RedisStore in production unless that is what you want.',
+      )
+    }
+  }
+
+  attachMetrics(metrics: Metrics): void {
+    this.#metrics = metrics
+  }
+
+  async get(id: string): Promise<StoredSession | undefined> {
+    const entry = this.#live(id, Date.now())
+    if (entry === undefined) return undefined
+    const s = entry.session
+    return {
+      fields: { ...s.fields },
+      createdAt: s.createdAt,
+      touchedAt: s.touchedAt,
+      established: s.established,
+    }
+  }
+
+  async write(id: string, change: SessionWrite): Promise<boolean> {
+    let entry = this.#live(id, Date.now())
+    if (entry === undefined) {
+      if (!change.create) return false
+      this.#makeRoom()
+      entry = {
+        session: {
+          fields: {},
+          createdAt: change.createdAt,
+          touchedAt: change.touchedAt,
+          established: change.established,
+        },
+        expiresAt: change.expiresAt,
+      }
+      this.#entries.set(id, entry)
+      this.#expiry.schedule(id, change.expiresAt)
+    } else {
+      this.#expiry.schedule(id, change.expiresAt, entry.expiresAt)
+      entry.expiresAt = change.expiresAt
+      entry.session.touchedAt = change.touchedAt
+      entry.session.established ||= change.established
+    }
+    const fields = entry.session.fields
+    for (const key of change.unset) delete fields[key]
+    Object.assign(fields, change.set)
+    this.#markActive(id, entry)
+    return true
+  }
+
+  async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
+    const entry = this.#live(id, Date.now())
+    if (entry === undefined) return false
+    this.#expiry.schedule(id, expiresAt, entry.expiresAt)
+    entry.expiresAt = expiresAt
+    entry.session.touchedAt = touchedAt
+    this.#markActive(id, entry)
+    return true
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.#remove(id)
+  }
+
+  async count(): Promise<number> {
+    return this.#entries.size
+  }
+
+  async ids(): Promise<string[]> {
+    const now = Date.now()
+    return [...this.#entries].filter(([, e]) => e.expiresAt > now).map(([id]) => id)
+  }
+
+  async clear(): Promise<void> {
+    this.#entries.clear()
+    this.#anonymous.clear()
+    this.#expiry.clear()
+  }
+
+  /** Number of sessions held right now, expired ones not yet swept included. */
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /** Removes every session whose expiry has passed; returns how many. Runs on its own timer too. */
+  sweep(now = Date.now()): number {
+    let removed = 0
+    for (const id of this.#expiry.takeExpired(now)) {
+      const entry = this.#entries.get(id)
+      // Buckets are coarse: an id in an ended bucket may expire a few ms from now. Re-file it.
+      if (entry !== undefined && entry.expiresAt > now) {
+        this.#expiry.schedule(id, entry.expiresAt)
+        continue
+      }
+      this.#entries.delete(id)
+      this.#anonymous.delete(id)
+      removed++
+    }
+    return removed
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer)
+  }
+
+  #live(id: string, now: number): Entry | undefined {
+    const entry = this.#entries.get(id)
+    if (entry === undefined) return undefined
+    if (entry.expiresAt <= now) {
+      this.#remove(id)
+      return undefined
+    }
+    return entry
+  }
+
+  #remove(id: string): void {
+    const entry = this.#entries.get(id)
+    if (entry === undefined) return
+    this.#entries.delete(id)
+    this.#anonymous.delete(id)
+    this.#expiry.unschedule(id, entry.expiresAt)
+  }
+
+  #markActive(id: string, entry: Entry): void {
+    this.#anonymous.delete(id)
+    if (!entry.session.established) this.#anonymous.add(id)
+  }
+
+  #makeRoom(): void {
+    if (this.#entries.size < this.maxSessions) return
+    if (this.sweep() > 0 && this.#entries.size < this.maxSessions) return
+    const oldest = this.#anonymous.values().next()
+    if (oldest.done) {
+      throw new Error(`MemoryStore is full: ${this.maxSessions} established sessions (maxSessions)`)
+    }
+    this.#remove(oldest.value)
+    this.#metrics?.increment('evictions')
+  }
+}

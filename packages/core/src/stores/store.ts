@@ -1,0 +1,71 @@
+import type { Metrics } from '../metrics.js'
+
+/**
+ * A session as a store keeps it. Values are opaque strings made by the core (JSON, sealed when
+ * encryption at rest is on), one per top-level key, so a store can write changed keys alone.
+ */
+export interface StoredSession {
+  /** Encoded top-level values by key. */
+  fields: Record<string, string>
+  /** When the session was created (ms since epoch): the anchor of the absolute timeout. */
+  createdAt: number
+  /** Last recorded activity (ms since epoch): the anchor of the idle timeout. */
+  touchedAt: number
+  /**
+   * The session has been through `regenerate()` (what login calls). Stores that must shed load
+   * evict anonymous sessions first and never evict established ones to make room.
+   */
+  established: boolean
+}
+
+/** One commit of a session's changes. */
+export interface SessionWrite {
+  /** Changed keys with their new encoded values. */
+  set: Record<string, string>
+  /** Keys removed from the session. */
+  unset: string[]
+  createdAt: number
+  touchedAt: number
+  /** When the store may forget the session (ms since epoch): the earlier of the two timeouts. */
+  expiresAt: number
+  established: boolean
+  /**
+   * True for a session that does not exist yet. When false the store must only update an existing
+   * record and return false if there is none: a request that loaded a session before it was
+   * destroyed must not bring it back when it commits afterwards.
+   */
+  create: boolean
+  /**
+   * Optional owner (a user id) for stores that keep a per-user index, so an app can end every
+   * session of one user.
+   */
+  owner?: string
+}
+
+/**
+ * The one asynchronous interface every Tether store implements. Ids are the core's hashed store
+ * ids, never raw tokens. A store rejects (throws) only when it cannot do its job (a dead server):
+ * the adapters turn that into a 503, never into a silently empty session.
+ */
+export interface SessionStore {
+  /** True when the data never leaves this process; encryption at rest is then off by default. */
+  readonly inProcess: boolean
+  /** The session, or undefined when there is none (or it has expired). */
+  get(id: string): Promise<StoredSession | undefined>
+  /** Applies a write atomically; false when `create` is false and the session no longer exists. */
+  write(id: string, change: SessionWrite): Promise<boolean>
+  /** Records activity without changing data; false when the session no longer exists. */
+  touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean>
+  /** Removes the session; a later write with `create: false` must not recreate it. */
+  destroy(id: string): Promise<void>
+  /** How many sessions are stored, where the store can tell cheaply. */
+  count?(): Promise<number>
+  /** Removes every session. */
+  clear?(): Promise<void>
+  /** Ids of every session, where the store can list them (express-session's `all`). */
+  ids?(): Promise<string[]>
+  /** Called by the core so the store can report its own counters (cache hits, evictions). */
+  attachMetrics?(metrics: Metrics): void
+  /** Releases timers and connections it owns. */
+  close(): Promise<void>
+}

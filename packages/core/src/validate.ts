@@ -1,0 +1,61 @@
+// Start-up validation helpers: every message names the option and what is allowed.
+
+export function optionError(name: string, allowed: string, got: unknown): TypeError {
+  return new TypeError(`${name} must be ${allowed} (got ${describe(got)})`)
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return 'an array'
+  if (value === null) return 'null'
+  if (typeof value === 'object') return 'an object'
+  return String(value)
+}
+
+/** Returns `value` or `fallback` when undefined; throws when it is not a positive finite number. */
+export function positiveNumber(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw optionError(name, 'a positive number of milliseconds', value)
+  }
+  return value
+}
+
+export function positiveInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw optionError(name, 'a positive integer', value)
+  }
+  return value
+}
+
+export function fraction(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
+    throw optionError(name, 'a number from 0 (inclusive) to 1 (exclusive)', value)
+  }
+  return value
+}
+
+export function boolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw optionError(name, 'true or false', value)
+  return value
+}
+
+export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    throw optionError(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value)
+  }
+  return value as T
+}
+
+/** Warns once per code, like Node's own deprecation warnings, for setups that work but are risky. */
+const warned = new Set<string>()
+export function warnOnce(code: string, message: string): void {
+  if (warned.has(code)) return
+  warned.add(code)
+  process.emitWarning(message, { type: 'TetherWarning', code })
+}
