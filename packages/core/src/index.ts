@@ -27,7 +27,15 @@ export {
   type MetricsSnapshot,
   type PrometheusRegistry,
 } from './metrics.js'
-export { DEFAULT_ROUTE, isValidRoute, ROUTE_ENV, ROUTE_PATTERN, resolveRoute } from './route.js'
+export {
+  CONNECTION_ROUTE,
+  DEFAULT_ROUTE,
+  isMisrouted,
+  isValidRoute,
+  ROUTE_ENV,
+  ROUTE_PATTERN,
+  resolveRoute,
+} from './route.js'
 export type { RegenerateOptions, Session, SessionData, SessionKey, SessionValue } from './session.js'
 export { newToken, storeIdOf, TOKEN_LENGTH } from './session-id.js'
 export { SessionContext, SessionManager, type TetherOptions } from './session-manager.js'

@@ -25,3 +25,24 @@ export function resolveRoute(option: unknown): string {
   }
   return route
 }
+
+/**
+ * Set by @tether/cluster on a socket it handed to a worker for sessions of another route (their
+ * owner was down, so the ring picked this worker): requests of that route are expected there.
+ */
+export const CONNECTION_ROUTE: unique symbol = Symbol.for('tether.connectionRoute')
+
+/**
+ * True when a request on `socket` carries a session owned by another worker of this cluster, as
+ * happens when a proxy pools keep-alive connections across clients. Adapters answer it with
+ * `Connection: close` so the client's next request is routed afresh. Outside a cluster (no
+ * TETHER_ROUTE in the environment) nothing is ever misrouted.
+ */
+export function isMisrouted(
+  sessionRoute: string,
+  ownRoute: string,
+  socket: object | null | undefined,
+): boolean {
+  if (sessionRoute === ownRoute || process.env[ROUTE_ENV] === undefined) return false
+  return (socket as { [CONNECTION_ROUTE]?: string } | null | undefined)?.[CONNECTION_ROUTE] !== sessionRoute
+}
