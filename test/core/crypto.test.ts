@@ -1,0 +1,93 @@
+import { decrypt, encrypt, Keyring } from '@tether/core'
+import { expect } from 'chai'
+import fc from 'fast-check'
+
+const keyring = new Keyring('k'.repeat(32))
+
+describe('Keyring', () => {
+  it('rejects short or missing secrets, naming secret', () => {
+    expect(() => new Keyring('short')).to.throw(TypeError, /^secret must be at least 32 characters long/)
+    expect(() => new Keyring(['x'.repeat(32), 'short'])).to.throw(
+      TypeError,
+      /^secret\[1\] must be at least 32/,
+    )
+    expect(() => new Keyring([])).to.throw(TypeError, /^secret must be/)
+    expect(() => new Keyring(Buffer.alloc(16))).to.throw(TypeError, /32 bytes/)
+    expect(() => new Keyring(42 as never)).to.throw(TypeError, /^secret must be/)
+  })
+
+  it('derives distinct keys for signing and encryption', () => {
+    const { macKey, cipherKey } = keyring.current
+    expect(macKey.equals(cipherKey)).to.equal(false)
+    expect(macKey).to.have.length(32)
+    expect(cipherKey).to.have.length(32)
+  })
+})
+
+describe('encryption at rest (AES-256-GCM envelope)', () => {
+  it('round-trips and hides the plaintext', () => {
+    const sealed = encrypt(keyring, '{"user":"alice"}', 'id\u0000user')
+    expect(sealed).to.not.contain('alice')
+    expect(Buffer.from(sealed, 'base64url').toString('latin1')).to.not.contain('alice')
+    expect(decrypt(keyring, sealed, 'id\u0000user')).to.equal('{"user":"alice"}')
+  })
+
+  it('uses a fresh IV each time', () => {
+    expect(encrypt(keyring, 'same', 'ad')).to.not.equal(encrypt(keyring, 'same', 'ad'))
+  })
+
+  it('fails when moved to other associated data (another session or key)', () => {
+    const sealed = encrypt(keyring, 'secret', 'session-a\u0000k')
+    expect(decrypt(keyring, sealed, 'session-b\u0000k')).to.equal(undefined)
+    expect(decrypt(keyring, sealed, 'session-a\u0000other')).to.equal(undefined)
+  })
+
+  it('decrypts with a rotated-out key that is still in the ring, fails once it is dropped', () => {
+    const old = new Keyring('o'.repeat(32))
+    const sealed = encrypt(old, 'v', 'ad')
+    expect(decrypt(new Keyring(['n'.repeat(32), 'o'.repeat(32)]), sealed, 'ad')).to.equal('v')
+    expect(decrypt(new Keyring('n'.repeat(32)), sealed, 'ad')).to.equal(undefined)
+  })
+
+  it('property: arbitrary input never throws and never decrypts', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.uint8Array().map((b) => Buffer.from(b).toString('base64url')),
+          fc.anything(),
+        ),
+        (junk) => {
+          expect(decrypt(keyring, junk, 'ad')).to.equal(undefined)
+        },
+      ),
+      { numRuns: 3000 },
+    )
+  })
+
+  it('property: flipping any bit of a ciphertext fails', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), fc.nat(), fc.nat(7), (plaintext, at, bit) => {
+        const sealed = encrypt(keyring, plaintext, 'ad')
+        expect(decrypt(keyring, sealed, 'ad')).to.equal(plaintext)
+        const bytes = Buffer.from(sealed, 'base64url')
+        const i = at % bytes.length
+        bytes[i] = bytes[i]! ^ (1 << bit)
+        expect(decrypt(keyring, bytes.toString('base64url'), 'ad')).to.equal(undefined)
+      }),
+      { numRuns: 3000 },
+    )
+  })
+
+  it('property: flipping any bit of the stored text fails', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 50 }), fc.nat(), fc.nat(7), (plaintext, at, bit) => {
+        const sealed = Buffer.from(encrypt(keyring, plaintext, 'ad'), 'latin1')
+        const i = at % sealed.length
+        sealed[i] = sealed[i]! ^ (1 << bit)
+        expect(decrypt(keyring, sealed.toString('latin1'), 'ad')).to.equal(undefined)
+      }),
+      { numRuns: 3000 },
+    )
+  })
+})
