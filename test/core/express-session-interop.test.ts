@@ -1,0 +1,144 @@
+import {
+  type ExpressSessionStoreLike,
+  fromExpressSessionStore,
+  MemoryStore,
+  SessionManager,
+  storeIdOf,
+  toExpressSessionStore,
+} from '@tether/core'
+import { expect } from 'chai'
+import express from 'express'
+import session from 'express-session'
+import request from 'supertest'
+
+const SECRET = 'e'.repeat(32)
+
+describe('express-session interop', () => {
+  describe('a Tether store as express-session’s store', () => {
+    it('keeps sessions across requests, hashing express-session ids', async () => {
+      const tetherStore = new MemoryStore()
+      const app = express()
+      app.use(
+        session({
+          secret: SECRET,
+          store: toExpressSessionStore(tetherStore, session) as session.Store,
+          resave: false,
+          saveUninitialized: false,
+          cookie: { maxAge: 60_000 },
+        }),
+      )
+      app.get('/count', (req, res) => {
+        const s = req.session as unknown as { n?: number }
+        s.n = (s.n ?? 0) + 1
+        res.json({ n: s.n })
+      })
+      app.post('/logout', (req, res) => req.session.destroy(() => res.end()))
+      const agent = request.agent(app)
+      const first = await agent.get('/count').expect(200, { n: 1 })
+      for (let i = 2; i <= 3; i++) await agent.get('/count').expect(200, { n: i })
+      expect(await tetherStore.count()).to.equal(1)
+      // express-session's own id (s:<sid>.<signature>) reaches the Tether store only hashed.
+      const cookie = decodeURIComponent(String(first.headers['set-cookie']).split(';')[0]!.split('=')[1]!)
+      const sid = cookie.slice(2, cookie.lastIndexOf('.'))
+      expect(await tetherStore.ids()).to.deep.equal([storeIdOf(sid)])
+      await agent.post('/logout').expect(200)
+      expect(await tetherStore.count()).to.equal(0)
+      await tetherStore.close()
+    })
+  })
+
+  describe('an express-session store backing Tether', () => {
+    /** Minimal Express wiring of the core, so this test does not depend on @tether/express. */
+    function appWith(manager: SessionManager) {
+      const app = express()
+      app.get('/count', async (req, res) => {
+        const ctx = await manager.open(req.headers.cookie)
+        const n = ((ctx.session.get('n') as number | undefined) ?? 0) + 1
+        ctx.session.set('n', n)
+        const setCookie = await ctx.commit(false)
+        ctx.release()
+        if (setCookie) res.setHeader('Set-Cookie', setCookie)
+        res.json({ n })
+      })
+      app.post('/logout', async (req, res) => {
+        const ctx = await manager.open(req.headers.cookie)
+        await ctx.session.destroy()
+        const setCookie = await ctx.commit(false)
+        ctx.release()
+        if (setCookie) res.setHeader('Set-Cookie', setCookie)
+        res.end()
+      })
+      return app
+    }
+
+    it('works with express-session’s callback-style MemoryStore', async () => {
+      const backing = new session.MemoryStore()
+      const manager = new SessionManager({ secret: SECRET, store: fromExpressSessionStore(backing) })
+      expect(manager.encrypted).to.equal(true)
+      const agent = request.agent(appWith(manager))
+      for (let i = 1; i <= 3; i++) await agent.get('/count').expect(200, { n: i })
+      const all = await new Promise<Record<string, unknown>>((resolve, reject) =>
+        backing.all((error, sessions) =>
+          error ? reject(error) : resolve(sessions as Record<string, unknown>),
+        ),
+      )
+      expect(Object.keys(all)).to.have.length(1)
+      // Sealed at rest, and the express-session cookie carries the expiry stores use for TTLs.
+      const stored = Object.values(all)[0] as {
+        cookie: { expires: string }
+        tether: { fields: Record<string, string> }
+      }
+      expect(stored.tether.fields.n).to.not.equal('3')
+      expect(new Date(stored.cookie.expires).getTime()).to.be.greaterThan(Date.now())
+      await agent.post('/logout').expect(200)
+      await agent.get('/count').expect(200, { n: 1 })
+    })
+
+    it('works with a promise-style store', async () => {
+      class PromiseStore implements ExpressSessionStoreLike {
+        readonly data = new Map<string, string>()
+        async get(sid: string) {
+          const json = this.data.get(sid)
+          return json === undefined ? null : JSON.parse(json)
+        }
+        async set(sid: string, value: unknown) {
+          this.data.set(sid, JSON.stringify(value))
+        }
+        async destroy(sid: string) {
+          this.data.delete(sid)
+        }
+      }
+      const backing = new PromiseStore()
+      const manager = new SessionManager({ secret: SECRET, store: fromExpressSessionStore(backing) })
+      const agent = request.agent(appWith(manager))
+      for (let i = 1; i <= 3; i++) await agent.get('/count').expect(200, { n: i })
+      expect(backing.data.size).to.equal(1)
+    })
+
+    it('does not recreate a destroyed session from a late write', async () => {
+      const backing = new session.MemoryStore()
+      const store = fromExpressSessionStore(backing)
+      const now = Date.now()
+      const write = {
+        set: { a: '1' },
+        unset: [],
+        createdAt: now,
+        touchedAt: now,
+        expiresAt: now + 60_000,
+        established: false,
+      }
+      expect(await store.write('id1', { ...write, create: true })).to.equal(true)
+      await store.destroy('id1')
+      expect(await store.write('id1', { ...write, create: false })).to.equal(false)
+      expect(await store.get('id1')).to.equal(undefined)
+    })
+
+    it('rejects something that is not a store, naming the missing method', () => {
+      expect(() => fromExpressSessionStore({} as never)).to.throw(TypeError, /get\(\)/)
+      expect(() => toExpressSessionStore(new MemoryStore(), {} as never)).to.throw(
+        TypeError,
+        /express-session module/,
+      )
+    })
+  })
+})
