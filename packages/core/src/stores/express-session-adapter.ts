@@ -131,7 +131,7 @@ export function fromExpressSessionStore(
 
 /** The express-session module (its default export), from which the Store base class is taken. */
 export interface ExpressSessionModule {
-  Store: new () => object
+  Store: abstract new () => object
 }
 
 /** An express-session session object as its Store methods receive it. */
