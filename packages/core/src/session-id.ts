@@ -5,9 +5,23 @@ export const TOKEN_BYTES = 32
 /** Length of a token in base64url characters. */
 export const TOKEN_LENGTH = 43
 
+// Tokens are cut from a pooled block of CSPRNG output (like Node's randomUUID cache): one
+// getrandom() call per 128 tokens instead of one per token. Every byte is used exactly once.
+const POOL_TOKENS = 128
+let pool = Buffer.alloc(0)
+let offset = 0
+
 /** A fresh, unguessable session token (base64url, no padding). */
 export function newToken(): string {
-  return randomBytes(TOKEN_BYTES).toString('base64url')
+  if (offset + TOKEN_BYTES > pool.length) {
+    pool = randomBytes(TOKEN_BYTES * POOL_TOKENS)
+    offset = 0
+  }
+  const token = pool.toString('base64url', offset, offset + TOKEN_BYTES)
+  // Wipe what was handed out, so the pool never holds a live token's bytes.
+  pool.fill(0, offset, offset + TOKEN_BYTES)
+  offset += TOKEN_BYTES
+  return token
 }
 
 /**

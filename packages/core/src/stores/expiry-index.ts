@@ -1,11 +1,11 @@
 /**
- * Which ids expire when, grouped into time buckets, so that removing what has expired costs time
+ * Which items expire when, grouped into time buckets, so that removing what has expired costs time
  * proportional to what expired (plus a heap step per bucket), never to what is stored.
  */
-export class ExpiryIndex {
+export class ExpiryIndex<T> {
   readonly #resolution: number
-  /** bucket start -> ids whose expiry falls in that bucket */
-  readonly #buckets = new Map<number, Set<string>>()
+  /** bucket start -> items whose expiry falls in that bucket */
+  readonly #buckets = new Map<number, Set<T>>()
   /** min-heap of bucket starts */
   readonly #heap: number[] = []
 
@@ -18,13 +18,13 @@ export class ExpiryIndex {
     return Math.ceil(expiresAt / this.#resolution) * this.#resolution
   }
 
-  /** Files `id` under `expiresAt`, moving it from `previous` (its earlier expiry) when given. */
-  schedule(id: string, expiresAt: number, previous?: number): void {
+  /** Files `item` under `expiresAt`, moving it from `previous` (its earlier expiry) when given. */
+  schedule(item: T, expiresAt: number, previous?: number): void {
     const bucket = this.#bucketOf(expiresAt)
     if (previous !== undefined) {
       const old = this.#bucketOf(previous)
       if (old === bucket) return
-      this.#buckets.get(old)?.delete(id)
+      this.#buckets.get(old)?.delete(item)
     }
     let ids = this.#buckets.get(bucket)
     if (ids === undefined) {
@@ -32,21 +32,23 @@ export class ExpiryIndex {
       this.#buckets.set(bucket, ids)
       this.#push(bucket)
     }
-    ids.add(id)
+    ids.add(item)
   }
 
-  unschedule(id: string, expiresAt: number): void {
-    this.#buckets.get(this.#bucketOf(expiresAt))?.delete(id)
+  unschedule(item: T, expiresAt: number): void {
+    this.#buckets.get(this.#bucketOf(expiresAt))?.delete(item)
   }
 
-  /** Removes and yields every id in buckets that ended at or before `now`. */
-  *takeExpired(now: number): Generator<string> {
+  /** Removes and returns the item sets of every bucket that ended at or before `now`. */
+  takeExpired(now: number): Set<T>[] {
+    const taken: Set<T>[] = []
     while (this.#heap.length > 0 && this.#heap[0]! <= now) {
       const bucket = this.#pop()
       const ids = this.#buckets.get(bucket)
       this.#buckets.delete(bucket)
-      if (ids !== undefined) yield* ids
+      if (ids !== undefined) taken.push(ids)
     }
+    return taken
   }
 
   clear(): void {

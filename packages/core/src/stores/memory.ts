@@ -22,8 +22,13 @@ export interface MemoryStoreOptions {
 }
 
 interface Entry {
+  readonly id: string
   session: StoredSession
   expiresAt: number
+  /** Neighbours in the list of anonymous sessions (least recently active first). */
+  older: Entry | undefined
+  newer: Entry | undefined
+  listed: boolean
 }
 
 /**
@@ -38,9 +43,13 @@ export class MemoryStore implements SessionStore {
   readonly inProcess = true
   readonly maxSessions: number
   readonly #entries = new Map<string, Entry>()
-  /** Anonymous session ids, least recently active first (re-inserted on every write or touch). */
-  readonly #anonymous = new Set<string>()
-  readonly #expiry: ExpiryIndex
+  /**
+   * Anonymous sessions, least recently active first, as a list threaded through the entries:
+   * moving or removing one costs no hashing, which keeps expiry passes cheap.
+   */
+  #oldest: Entry | undefined
+  #newest: Entry | undefined
+  readonly #expiry: ExpiryIndex<Entry>
   readonly #timer: NodeJS.Timeout
   #metrics: Metrics | undefined
 
@@ -83,6 +92,7 @@ export class MemoryStore implements SessionStore {
       if (!change.create) return false
       this.#makeRoom()
       entry = {
+        id,
         session: {
           fields: {},
           createdAt: change.createdAt,
@@ -90,11 +100,14 @@ export class MemoryStore implements SessionStore {
           established: change.established,
         },
         expiresAt: change.expiresAt,
+        older: undefined,
+        newer: undefined,
+        listed: false,
       }
       this.#entries.set(id, entry)
-      this.#expiry.schedule(id, change.expiresAt)
+      this.#expiry.schedule(entry, change.expiresAt)
     } else {
-      this.#expiry.schedule(id, change.expiresAt, entry.expiresAt)
+      this.#expiry.schedule(entry, change.expiresAt, entry.expiresAt)
       entry.expiresAt = change.expiresAt
       entry.session.touchedAt = change.touchedAt
       entry.session.established ||= change.established
@@ -102,17 +115,17 @@ export class MemoryStore implements SessionStore {
     const fields = entry.session.fields
     for (const key of change.unset) delete fields[key]
     Object.assign(fields, change.set)
-    this.#markActive(id, entry)
+    this.#markActive(entry)
     return true
   }
 
   async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
     const entry = this.#live(id, Date.now())
     if (entry === undefined) return false
-    this.#expiry.schedule(id, expiresAt, entry.expiresAt)
+    this.#expiry.schedule(entry, expiresAt, entry.expiresAt)
     entry.expiresAt = expiresAt
     entry.session.touchedAt = touchedAt
-    this.#markActive(id, entry)
+    this.#markActive(entry)
     return true
   }
 
@@ -131,7 +144,7 @@ export class MemoryStore implements SessionStore {
 
   async clear(): Promise<void> {
     this.#entries.clear()
-    this.#anonymous.clear()
+    this.#oldest = this.#newest = undefined
     this.#expiry.clear()
   }
 
@@ -143,16 +156,17 @@ export class MemoryStore implements SessionStore {
   /** Removes every session whose expiry has passed; returns how many. Runs on its own timer too. */
   sweep(now = Date.now()): number {
     let removed = 0
-    for (const id of this.#expiry.takeExpired(now)) {
-      const entry = this.#entries.get(id)
-      // Buckets are coarse: an id in an ended bucket may expire a few ms from now. Re-file it.
-      if (entry !== undefined && entry.expiresAt > now) {
-        this.#expiry.schedule(id, entry.expiresAt)
-        continue
+    for (const entries of this.#expiry.takeExpired(now)) {
+      for (const entry of entries) {
+        // Buckets are coarse: an entry in an ended bucket may expire a few ms from now. Re-file it.
+        if (entry.expiresAt > now) {
+          this.#expiry.schedule(entry, entry.expiresAt)
+          continue
+        }
+        this.#entries.delete(entry.id)
+        this.#unlist(entry)
+        removed++
       }
-      this.#entries.delete(id)
-      this.#anonymous.delete(id)
-      removed++
     }
     return removed
   }
@@ -175,23 +189,39 @@ export class MemoryStore implements SessionStore {
     const entry = this.#entries.get(id)
     if (entry === undefined) return
     this.#entries.delete(id)
-    this.#anonymous.delete(id)
-    this.#expiry.unschedule(id, entry.expiresAt)
+    this.#unlist(entry)
+    this.#expiry.unschedule(entry, entry.expiresAt)
   }
 
-  #markActive(id: string, entry: Entry): void {
-    this.#anonymous.delete(id)
-    if (!entry.session.established) this.#anonymous.add(id)
+  /** Moves an anonymous entry to the newest end of the list (and drops an established one from it). */
+  #markActive(entry: Entry): void {
+    this.#unlist(entry)
+    if (entry.session.established) return
+    entry.older = this.#newest
+    if (this.#newest === undefined) this.#oldest = entry
+    else this.#newest.newer = entry
+    this.#newest = entry
+    entry.listed = true
+  }
+
+  #unlist(entry: Entry): void {
+    if (!entry.listed) return
+    if (entry.older === undefined) this.#oldest = entry.newer
+    else entry.older.newer = entry.newer
+    if (entry.newer === undefined) this.#newest = entry.older
+    else entry.newer.older = entry.older
+    entry.older = entry.newer = undefined
+    entry.listed = false
   }
 
   #makeRoom(): void {
     if (this.#entries.size < this.maxSessions) return
     if (this.sweep() > 0 && this.#entries.size < this.maxSessions) return
-    const oldest = this.#anonymous.values().next()
-    if (oldest.done) {
+    const oldest = this.#oldest
+    if (oldest === undefined) {
       throw new Error(`MemoryStore is full: ${this.maxSessions} established sessions (maxSessions)`)
     }
-    this.#remove(oldest.value)
+    this.#remove(oldest.id)
     this.#metrics?.increment('evictions')
   }
 }

@@ -1,0 +1,149 @@
+// Core micro-benchmarks (issue 2). Run: node --expose-gc --import tsx --conditions=tether-source bench/core.ts
+import {
+  decrypt,
+  encrypt,
+  issueCookieValue,
+  Keyring,
+  MemoryStore,
+  type SessionWrite,
+  verifyCookieValue,
+} from '@tether/core'
+import { bestMs, formatRate, gc, opsPerSecond } from './measure.js'
+
+const keyring = new Keyring('b'.repeat(32))
+const rows: string[] = []
+const report = (what: string, value: string) => {
+  rows.push(`| ${what} | ${value} |`)
+  console.log(`${what}: ${value}`)
+}
+
+const writeOf = (expiresAt: number, set: Record<string, string> = { user: '42' }): SessionWrite => ({
+  set,
+  unset: [],
+  createdAt: 0,
+  touchedAt: 0,
+  expiresAt,
+  established: false,
+  create: true,
+})
+
+// Heap per stored session (a small session: one key)
+{
+  gc()
+  const before = process.memoryUsage().heapUsed
+  const store = new MemoryStore({ maxSessions: 200_000 })
+  const far = Date.now() + 3_600_000
+  for (let i = 0; i < 100_000; i++) {
+    // Ids shaped like the core's: 43 base64url characters.
+    await store.write(`${String(i).padStart(10, '0')}${'x'.repeat(33)}`, writeOf(far, { user: '{"id":42}' }))
+  }
+  gc()
+  const perSession = (process.memoryUsage().heapUsed - before) / 100_000
+  report('heap per stored session (43-char id, one small key)', `${Math.round(perSession)} bytes`)
+  await store.close()
+}
+
+// Cookies
+{
+  report(
+    'cookie issue (new token + HMAC)',
+    formatRate(await opsPerSecond(() => issueCookieValue('w0', keyring))),
+  )
+  const { value } = issueCookieValue('w0', keyring)
+  report(
+    'cookie verify (shape + HMAC)',
+    formatRate(await opsPerSecond(() => verifyCookieValue(value, keyring))),
+  )
+  const rotated = new Keyring(['n'.repeat(32), 'b'.repeat(32)])
+  report(
+    'cookie verify, 2-secret ring',
+    formatRate(await opsPerSecond(() => verifyCookieValue(value, rotated))),
+  )
+  report(
+    'forged cookie rejected (shape check only)',
+    formatRate(await opsPerSecond(() => verifyCookieValue('x'.repeat(5000), keyring))),
+  )
+}
+
+// Encryption at rest
+{
+  const kib = JSON.stringify({ blob: 'x'.repeat(1000) }).slice(0, 1024)
+  report(
+    'encrypt + decrypt of a 1 KiB session value',
+    formatRate(await opsPerSecond(() => decrypt(keyring, encrypt(keyring, kib, 'id\u0000k'), 'id\u0000k'))),
+  )
+}
+
+// MemoryStore
+{
+  const store = new MemoryStore({ maxSessions: 2_000_000 })
+  const ids = Array.from({ length: 100_000 }, (_, i) => `id-${i}`)
+  const far = Date.now() + 3_600_000
+  for (const id of ids) await store.write(id, writeOf(far))
+  let i = 0
+  report(
+    'MemoryStore get (100k stored)',
+    formatRate(await opsPerSecond(() => store.get(ids[i++ % ids.length]!))),
+  )
+  report(
+    'MemoryStore write of one key (100k stored)',
+    formatRate(
+      await opsPerSecond(() =>
+        store.write(ids[i++ % ids.length]!, { ...writeOf(far, { n: String(i) }), create: false }),
+      ),
+    ),
+  )
+  await store.close()
+}
+
+// Expiry: one pass over 1,000,000 sessions of which 1% expired, against a naive full scan.
+{
+  const N = 1_000_000
+  const now = Date.now()
+  const expiresAtOf = (i: number) => (i % 100 === 0 ? now + 1_000 : now + 3_600_000 + (i % 1000) * 1000)
+  const store = new MemoryStore({ maxSessions: N + 1, sweepInterval: 1000 })
+  const naive = new Map<string, { expiresAt: number }>()
+  for (let i = 0; i < N; i++) {
+    await store.write(`s${i}`, writeOf(expiresAtOf(i)))
+    naive.set(`s${i}`, { expiresAt: expiresAtOf(i) })
+  }
+  const at = now + 2_000
+  // Both passes remove the same 10,000 expired sessions out of 1,000,000; between runs the
+  // expired ones are put back so each run starts from identical data.
+  const expiredIds = Array.from({ length: N / 100 }, (_, k) => `s${k * 100}`)
+  let removed = 0
+  const indexed = bestMs(
+    () => (removed = store.sweep(at)),
+    5,
+    () => {
+      for (const id of expiredIds) void store.write(id, writeOf(now + 1_000))
+    },
+  )
+  let scanned = 0
+  const scan = bestMs(
+    () => {
+      scanned = 0
+      for (const [id, entry] of naive) if (entry.expiresAt <= at) naive.delete(id), scanned++
+    },
+    5,
+    () => {
+      for (const id of expiredIds) naive.set(id, { expiresAt: now + 1_000 })
+    },
+  )
+  // A full scan also costs its whole length when nothing at all has expired; the index costs ~0.
+  const idleScan = bestMs(() => {
+    for (const [id, entry] of naive) if (entry.expiresAt <= at) naive.delete(id)
+  }, 3)
+  const idleIndexed = bestMs(() => store.sweep(at), 3)
+  report(`expiry pass, 1M stored / 1% expired: MemoryStore (removed ${removed})`, `${indexed.toFixed(2)} ms`)
+  report(`expiry pass, 1M stored / 1% expired: naive full scan (removed ${scanned})`, `${scan.toFixed(2)} ms`)
+  report('expiry pass ratio (naive / MemoryStore)', `${(scan / indexed).toFixed(1)}x`)
+  report(
+    'expiry pass with nothing expired: naive scan vs MemoryStore',
+    `${idleScan.toFixed(2)} ms vs ${idleIndexed.toFixed(3)} ms`,
+  )
+  await store.close()
+}
+
+console.log('\n| measure | result |\n| --- | --- |')
+console.log(rows.join('\n'))
