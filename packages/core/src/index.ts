@@ -46,6 +46,19 @@ export {
   fromExpressSessionStore,
   toExpressSessionStore,
 } from './stores/express-session-adapter.js'
+export { HybridStore, type HybridStoreOptions } from './stores/hybrid.js'
 export { MemoryStore, type MemoryStoreOptions } from './stores/memory.js'
+export {
+  type RedisRecord,
+  RedisStore,
+  type RedisStoreOptions,
+  type RedisWriteOutcome,
+} from './stores/redis.js'
+export type {
+  IoRedisLike,
+  NodeRedisClusterLike,
+  NodeRedisLike,
+  RedisClientLike,
+} from './stores/redis-client.js'
 export type { SessionStore, SessionWrite, StoredSession } from './stores/store.js'
 export { optionError, warnOnce } from './validate.js'

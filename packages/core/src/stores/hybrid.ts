@@ -1,0 +1,390 @@
+import { randomBytes } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
+import type { Metrics } from '../metrics.js'
+import { optionError, positiveInteger, positiveNumber } from '../validate.js'
+import { RedisStore, type RedisStoreOptions } from './redis.js'
+import type { Subscription } from './redis-client.js'
+import type { SessionStore, SessionWrite, StoredSession } from './store.js'
+
+export interface HybridStoreOptions extends Omit<RedisStoreOptions, 'publish'> {
+  /**
+   * Most sessions kept in this process's cache (least recently used go first). Each entry holds
+   * the session as stored (encrypted when encryption is on), so memory is about the size of your
+   * sessions times this number.
+   * @default 10_000
+   */
+  maxEntries?: number
+  /**
+   * How often, in ms, to try to re-establish the invalidation subscription after it dropped.
+   * While it is down the cache is bypassed (every read goes to Redis), so nothing stale is served.
+   * @default 1000
+   */
+  resyncInterval?: number
+}
+
+interface Cached {
+  session: StoredSession
+  expiresAt: number
+}
+
+/** A read or write in flight; a change announced meanwhile makes its result unfit for the cache. */
+interface Flight {
+  stale: boolean
+  epoch: number
+}
+
+const DEFAULTS = {
+  maxEntries: 10_000,
+  resyncInterval: 1000,
+}
+
+/**
+ * A bounded in-process cache in front of RedisStore. Under affinity the owner worker reads its
+ * sessions from memory (no round trip); every change made by any process is announced by the
+ * write script on `<prefix>invalidate` (Redis pub/sub, cluster-wide), and each HybridStore drops
+ * the announced session from its cache. While the subscription is down (or not yet confirmed by a
+ * probe message), the cache is bypassed, so a failover, a misrouted request or a second node never
+ * reads a copy that another process has changed.
+ *
+ * @example
+ * const store = new HybridStore({ client: new Redis(), maxEntries: 50_000 })
+ * app.use(stickySession({ secret, store }))
+ */
+export class HybridStore implements SessionStore {
+  readonly inProcess = false
+  /** The backing store; writes go straight through it. */
+  readonly redis: RedisStore
+  readonly maxEntries: number
+  readonly #resyncInterval: number
+  readonly #cache: LRUCache<string, Cached>
+  readonly #flights = new Map<string, Set<Flight>>()
+  #metrics: Metrics | undefined
+  #subscription: Subscription | undefined
+  /** Bumped whenever the invalidation stream may have had a gap. */
+  #epoch = 0
+  /** Invalidations are confirmed to be flowing: the cache may be used. */
+  #caching = false
+  #syncing = false
+  #opening = false
+  #closed = false
+  #retry: NodeJS.Timeout | undefined
+  #probe: { nonce: string; heard: () => void } | undefined
+  #waiters: Array<() => void> = []
+
+  constructor(options: HybridStoreOptions) {
+    if (typeof options !== 'object' || options === null)
+      throw optionError('HybridStore options', 'an object', options)
+    this.maxEntries = positiveInteger('maxEntries', options.maxEntries, DEFAULTS.maxEntries)
+    this.#resyncInterval = positiveNumber('resyncInterval', options.resyncInterval, DEFAULTS.resyncInterval)
+    const { maxEntries: _m, resyncInterval: _r, ...redisOptions } = options
+    this.redis = new RedisStore({ ...redisOptions, publish: true })
+    this.#cache = new LRUCache<string, Cached>({ max: this.maxEntries })
+    void this.#open()
+  }
+
+  /** True while the cache is in use (the invalidation subscription is confirmed). */
+  get caching(): boolean {
+    return this.#caching
+  }
+
+  /** Resolves once the cache is in use; reads before that simply go to Redis. */
+  ready(): Promise<void> {
+    if (this.#caching) return Promise.resolve()
+    return new Promise((resolve) => this.#waiters.push(resolve))
+  }
+
+  /** Sessions held in the cache right now. */
+  get cached(): number {
+    return this.#cache.size
+  }
+
+  attachMetrics(metrics: Metrics): void {
+    this.#metrics = metrics
+  }
+
+  async get(id: string): Promise<StoredSession | undefined> {
+    if (this.#caching) {
+      const hit = this.#cache.get(id)
+      if (hit !== undefined) {
+        if (hit.expiresAt > Date.now()) {
+          this.#metrics?.increment('cacheHits')
+          return copy(hit.session)
+        }
+        this.#cache.delete(id)
+      }
+    }
+    this.#metrics?.increment('cacheMisses')
+    const flight = this.#begin(id)
+    let record: Awaited<ReturnType<RedisStore['read']>>
+    try {
+      record = await this.redis.read(id)
+    } finally {
+      this.#end(id, flight)
+    }
+    if (record === undefined) return undefined
+    if (this.#fresh(flight) && isValid(record.session) && Number.isFinite(record.expiresAt)) {
+      this.#cache.set(id, { session: copy(record.session), expiresAt: record.expiresAt })
+    }
+    return record.session
+  }
+
+  async write(id: string, change: SessionWrite): Promise<boolean> {
+    const before = this.#cache.peek(id)
+    this.#invalidate(id)
+    const flight = this.#begin(id)
+    let outcome: Awaited<ReturnType<RedisStore['apply']>>
+    try {
+      outcome = await this.redis.apply(id, change)
+    } finally {
+      this.#end(id, flight)
+      this.#invalidate(id)
+    }
+    if (this.#fresh(flight)) {
+      if (outcome === 'created') {
+        const fields: Record<string, string> = Object.create(null)
+        Object.assign(fields, change.set)
+        const session = {
+          fields,
+          createdAt: change.createdAt,
+          touchedAt: change.touchedAt,
+          established: change.established,
+        }
+        this.#cache.set(id, { session, expiresAt: change.expiresAt })
+      } else if (outcome === 'updated' && before !== undefined) {
+        const session = copy(before.session)
+        for (const key of change.unset) delete session.fields[key]
+        Object.assign(session.fields, change.set)
+        session.established ||= change.established
+        let expiresAt = before.expiresAt
+        if (change.touchedAt >= session.touchedAt) {
+          session.touchedAt = change.touchedAt
+          expiresAt = change.expiresAt
+        }
+        this.#cache.set(id, { session, expiresAt })
+      }
+    }
+    return outcome !== 'gone'
+  }
+
+  async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
+    const before = this.#cache.peek(id)
+    this.#invalidate(id)
+    const flight = this.#begin(id)
+    let ok: boolean
+    try {
+      ok = await this.redis.touch(id, touchedAt, expiresAt)
+    } finally {
+      this.#end(id, flight)
+      this.#invalidate(id)
+    }
+    if (ok && before !== undefined && this.#fresh(flight)) {
+      const session = copy(before.session)
+      if (touchedAt >= session.touchedAt) {
+        session.touchedAt = touchedAt
+        this.#cache.set(id, { session, expiresAt })
+      } else {
+        this.#cache.set(id, { session, expiresAt: before.expiresAt })
+      }
+    }
+    return ok
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.#invalidate(id)
+    try {
+      await this.redis.destroy(id)
+    } finally {
+      this.#invalidate(id)
+    }
+  }
+
+  /** See RedisStore#sessionsOf. */
+  sessionsOf(userId: string): Promise<string[]> {
+    return this.redis.sessionsOf(userId)
+  }
+
+  /** See RedisStore#destroyAll; also drops those sessions from this process's cache. */
+  async destroyAll(userId: string): Promise<string[]> {
+    const ended = await this.redis.destroyAll(userId)
+    for (const id of ended) this.#invalidate(id)
+    return ended
+  }
+
+  ids(): Promise<string[]> {
+    return this.redis.ids()
+  }
+
+  /** Removes every session in Redis under the prefix and tells every HybridStore to empty its cache. */
+  async clear(): Promise<void> {
+    this.#dropAll()
+    await this.redis.clear()
+    this.#dropAll()
+    await this.redis.announce(`${this.redis.origin}:*`)
+  }
+
+  /** Closes the subscriber connection and stops the resync timer; the client stays open. */
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#caching = false
+    clearTimeout(this.#retry)
+    this.#cache.clear()
+    const subscription = this.#subscription
+    this.#subscription = undefined
+    await subscription?.close()
+  }
+
+  async #open(): Promise<void> {
+    if (this.#opening || this.#closed) return
+    this.#opening = true
+    try {
+      const subscription = await this.redis.subscribe({
+        message: (message) => this.#onMessage(message),
+        ready: () => void this.#sync(),
+        down: () => this.#down(),
+      })
+      if (this.#closed) {
+        await subscription.close()
+        return
+      }
+      this.#subscription = subscription
+    } catch {
+      // Could not even open the connection: stay uncached and try again.
+      this.#scheduleSync()
+      return
+    } finally {
+      this.#opening = false
+    }
+    await this.#sync()
+  }
+
+  /**
+   * Confirms the subscription end to end: subscribe (again), publish a probe through the main
+   * client, and only turn the cache on once the probe came back on the subscriber.
+   */
+  async #sync(): Promise<void> {
+    if (this.#closed || this.#syncing || this.#caching) return
+    const subscription = this.#subscription
+    // Still opening: #open() syncs when it is done.
+    if (subscription === undefined) return
+    this.#syncing = true
+    const epoch = this.#epoch
+    try {
+      if (!this.redis.subscriberReady(subscription)) throw new Error('subscriber not connected')
+      await this.redis.resubscribe(subscription)
+      const nonce = randomBytes(9).toString('base64url')
+      const heard = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('probe not heard')), this.redis.timeout)
+        timer.unref()
+        this.#probe = {
+          nonce,
+          heard: () => {
+            clearTimeout(timer)
+            resolve()
+          },
+        }
+      })
+      await this.redis.announce(`${this.redis.origin}:~${nonce}`)
+      await heard
+      if (epoch === this.#epoch && !this.#closed) {
+        this.#caching = true
+        for (const resolve of this.#waiters.splice(0)) resolve()
+      }
+    } catch {
+      // Redis (or the subscriber) is not back yet; the retry timer tries again.
+    } finally {
+      this.#probe = undefined
+      this.#syncing = false
+      if (!this.#caching) this.#scheduleSync()
+    }
+  }
+
+  #scheduleSync(): void {
+    if (this.#closed || this.#retry !== undefined) return
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined
+      void (this.#subscription === undefined ? this.#open() : this.#sync())
+    }, this.#resyncInterval)
+    this.#retry.unref()
+  }
+
+  /** The subscriber dropped: announcements may be lost from now on, so forget everything. */
+  #down(): void {
+    this.#epoch++
+    this.#caching = false
+    this.#dropAll()
+    this.#scheduleSync()
+  }
+
+  #onMessage(message: string): void {
+    const colon = message.indexOf(':')
+    if (colon < 0) return
+    const origin = message.slice(0, colon)
+    const subject = message.slice(colon + 1)
+    if (subject.startsWith('~')) {
+      if (this.#probe !== undefined && subject.slice(1) === this.#probe.nonce) this.#probe.heard()
+      return
+    }
+    if (subject === '*') {
+      this.#dropAll()
+      return
+    }
+    // Our own changes were applied to the cache when their write returned.
+    if (origin === this.redis.origin) return
+    this.#invalidate(subject)
+  }
+
+  /** Drops a session from the cache and spoils reads and writes of it still in flight. */
+  #invalidate(id: string): void {
+    this.#cache.delete(id)
+    const flights = this.#flights.get(id)
+    if (flights !== undefined) for (const flight of flights) flight.stale = true
+  }
+
+  #dropAll(): void {
+    this.#cache.clear()
+    for (const flights of this.#flights.values()) for (const flight of flights) flight.stale = true
+  }
+
+  #begin(id: string): Flight {
+    const flight: Flight = { stale: false, epoch: this.#epoch }
+    let flights = this.#flights.get(id)
+    if (flights === undefined) {
+      flights = new Set()
+      this.#flights.set(id, flights)
+    }
+    flights.add(flight)
+    return flight
+  }
+
+  #end(id: string, flight: Flight): void {
+    const flights = this.#flights.get(id)
+    if (flights === undefined) return
+    flights.delete(flight)
+    if (flights.size === 0) this.#flights.delete(id)
+  }
+
+  /** A result may enter the cache: nothing was announced for it meanwhile and no gap occurred. */
+  #fresh(flight: Flight): boolean {
+    return this.#caching && !flight.stale && flight.epoch === this.#epoch
+  }
+}
+
+function copy(session: StoredSession): StoredSession {
+  const fields: Record<string, string> = Object.create(null)
+  Object.assign(fields, session.fields)
+  return {
+    fields,
+    createdAt: session.createdAt,
+    touchedAt: session.touchedAt,
+    established: session.established,
+  }
+}
+
+function isValid(session: StoredSession): boolean {
+  return (
+    typeof session.fields === 'object' &&
+    session.fields !== null &&
+    Number.isFinite(session.createdAt) &&
+    Number.isFinite(session.touchedAt)
+  )
+}

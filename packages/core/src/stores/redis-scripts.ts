@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto'
+import { replyMessage } from './redis-client.js'
+
+/*
+ * The Lua scripts behind RedisStore. Each touches one session hash (KEYS[1]) or one user index,
+ * so every script runs on one Redis Cluster slot. Hash layout: `c` createdAt, `t` touchedAt,
+ * `x` expiresAt, `e` established ('1'), `o` owner, `d:<key>` one encoded value per session key.
+ * A PUBLISH on the invalidation channel (ARGV, '' for none) tells HybridStores elsewhere to drop
+ * their copy; it runs inside the script, so it costs no extra round trip and cannot be lost
+ * between the change and the notice.
+ */
+
+/** A script with its SHA1, sent by EVALSHA and by EVAL when the server does not know it yet. */
+export interface Script {
+  readonly source: string
+  readonly sha: string
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') }
+}
+
+/**
+ * ARGV: create, createdAt, touchedAt, established, ttl (ms), expiresAt, owner, channel, message,
+ * number of set pairs, then key/value pairs, then keys to unset.
+ * Returns 0 (no session and create was false: nothing written), 1 (updated) or 2 (created).
+ * A write that finds no session and may not create one writes nothing: that is how destroy()
+ * wins against a request that loaded the session before a logout and commits after it.
+ */
+export const WRITE = script(`
+local key = KEYS[1]
+local kind = redis.call('TYPE', key).ok
+local created = 0
+if kind ~= 'hash' then
+  if ARGV[1] ~= '1' then return 0 end
+  if kind ~= 'none' then redis.call('DEL', key) end
+  created = 1
+  redis.call('HSET', key, 'c', ARGV[2])
+end
+local t = tonumber(redis.call('HGET', key, 't'))
+if t == nil or tonumber(ARGV[3]) >= t then
+  redis.call('HSET', key, 't', ARGV[3], 'x', ARGV[6])
+  redis.call('PEXPIRE', key, ARGV[5])
+end
+if ARGV[4] == '1' then redis.call('HSET', key, 'e', '1') end
+if ARGV[7] ~= '' then redis.call('HSET', key, 'o', ARGV[7]) end
+local i = 11
+for _ = 1, tonumber(ARGV[10]) do
+  redis.call('HSET', key, 'd:' .. ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+while i <= #ARGV do
+  redis.call('HDEL', key, 'd:' .. ARGV[i])
+  i = i + 1
+end
+if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9]) end
+return created + 1
+`)
+
+/**
+ * ARGV: touchedAt, ttl (ms), expiresAt, channel, message.
+ * Returns 0 when there is no session, else the owner ('' for none) so the user index can follow.
+ */
+export const TOUCH = script(`
+local key = KEYS[1]
+if redis.call('TYPE', key).ok ~= 'hash' then return 0 end
+local t = tonumber(redis.call('HGET', key, 't'))
+if t == nil or tonumber(ARGV[1]) >= t then
+  redis.call('HSET', key, 't', ARGV[1], 'x', ARGV[3])
+  redis.call('PEXPIRE', key, ARGV[2])
+end
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+return redis.call('HGET', key, 'o') or ''
+`)
+
+/** ARGV: channel, message. Returns the owner of the removed session, '' for none. */
+export const DESTROY = script(`
+local key = KEYS[1]
+local owner = ''
+if redis.call('TYPE', key).ok == 'hash' then owner = redis.call('HGET', key, 'o') or '' end
+redis.call('DEL', key)
+if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+return owner
+`)
+
+/**
+ * KEYS[1]: a user index (sorted set of store ids scored by expiresAt). ARGV: store id, expiresAt,
+ * now. Drops members whose score has passed, raises (never lowers) this session's score, and
+ * lets the index itself expire with its longest-lived session.
+ */
+export const INDEX = script(`
+local key = KEYS[1]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[3])
+redis.call('ZADD', key, 'GT', ARGV[2], ARGV[1])
+local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+local ttl = math.floor(tonumber(top[2]) - tonumber(ARGV[3]))
+if ttl < 1 then ttl = 1 end
+redis.call('PEXPIRE', key, ttl)
+return 1
+`)
+
+/** Runs a script by its SHA, loading it with EVAL when this server has not seen it (NOSCRIPT). */
+export async function runScript(
+  send: (args: string[]) => Promise<unknown>,
+  which: Script,
+  key: string,
+  args: string[],
+): Promise<unknown> {
+  try {
+    return await send(['EVALSHA', which.sha, '1', key, ...args])
+  } catch (error) {
+    if (!replyMessage(error).startsWith('NOSCRIPT')) throw error
+    return send(['EVAL', which.source, '1', key, ...args])
+  }
+}

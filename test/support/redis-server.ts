@@ -1,0 +1,226 @@
+// Real redis-server processes for the Redis tests and benchmarks: one standalone server on a free
+// loopback port (or REDIS_URL when given), a 3-master Redis Cluster, and stop/start control for
+// outage tests. Nothing here ever touches a Redis it did not start, unless REDIS_URL says so.
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { onStop } from './services.js'
+
+const run = promisify(execFile)
+const HINT = 'redis-server not found: apt-get install redis-server'
+
+/** A redis-server process this harness controls (or the one REDIS_URL names). */
+export interface RedisServerHandle {
+  readonly host: string
+  readonly port: number
+  readonly url: string
+  /** False for REDIS_URL: such a server cannot be stopped and started by the tests. */
+  readonly controllable: boolean
+  /** Stops the process (SIGTERM) and waits for it to exit: the port stops answering. */
+  stop(): Promise<void>
+  /** Starts it again on the same port (empty: it has no persistence). */
+  start(): Promise<void>
+}
+
+/** A 3-master Redis Cluster on free loopback ports. */
+export interface RedisClusterHandle {
+  readonly nodes: Array<{ host: string; port: number }>
+  stop(): Promise<void>
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
+
+/** A free port whose cluster bus port (port + 10000) is free too. */
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000)
+    if ((await portIsFree(port)) && (await portIsFree(port + 10_000))) return port
+  }
+  throw new Error('no free port for redis-server after 50 attempts')
+}
+
+function startProcess(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+    args.push('--dir', dir, '--daemonize', 'no', '--loglevel', 'notice', ...extra)
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`redis-server on port ${port} not ready after 10 s:\n${output}`))
+    }, 10_000)
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer)
+        child.stdout!.removeListener('data', onData)
+        child.stdout!.resume()
+        resolve(child)
+      }
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      reject(error.code === 'ENOENT' ? new Error(HINT) : error)
+    })
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`redis-server on port ${port} exited with ${code}:\n${output}`))
+    })
+  })
+}
+
+function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.kill('SIGTERM')
+  })
+}
+
+/** Starts a new redis-server of its own (no persistence) on a free 127.0.0.1 port. */
+export async function startRedisServer(): Promise<RedisServerHandle> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'tether-redis-'))
+  let child: ChildProcess | undefined = await startProcess(port, dir, [])
+  const handle: RedisServerHandle = {
+    host: '127.0.0.1',
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    controllable: true,
+    async stop() {
+      const running = child
+      child = undefined
+      await stopProcess(running)
+    },
+    async start() {
+      if (child === undefined) child = await startProcess(port, dir, [])
+    },
+  }
+  onStop(async () => {
+    await handle.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return handle
+}
+
+let shared: Promise<RedisServerHandle> | undefined
+
+/**
+ * The run's shared server: REDIS_URL when set, else one redis-server started on first use and
+ * stopped at the end of the run. Tests keep apart by key prefix; never stop it.
+ */
+export function sharedRedisServer(): Promise<RedisServerHandle> {
+  if (shared === undefined) {
+    const url = process.env.REDIS_URL
+    if (url !== undefined && url !== '') {
+      const parsed = new URL(url)
+      const port = Number(parsed.port || 6379)
+      shared = Promise.resolve({
+        host: parsed.hostname,
+        port,
+        url,
+        controllable: false,
+        stop: () => Promise.reject(new Error('REDIS_URL servers are not stopped by tests')),
+        start: () => Promise.resolve(),
+      })
+    } else {
+      shared = startRedisServer()
+    }
+  }
+  return shared
+}
+
+/** Starts 3 redis-server processes in cluster mode and joins them as 3 masters (no replicas). */
+export async function startRedisCluster(): Promise<RedisClusterHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-redis-cluster-'))
+  const ports: number[] = []
+  while (ports.length < 3) {
+    const port = await freePort()
+    if (!ports.includes(port)) ports.push(port)
+  }
+  const children: ChildProcess[] = []
+  const handle: RedisClusterHandle = {
+    nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
+    async stop() {
+      await Promise.all(children.splice(0).map((child) => stopProcess(child)))
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  onStop(() => handle.stop())
+  for (const port of ports) {
+    children.push(
+      await startProcess(port, dir, [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        '2000',
+      ]),
+    )
+  }
+  await run(
+    'redis-cli',
+    [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ],
+    { timeout: 20_000 },
+  )
+  // Bounded wait until every node agrees the cluster is up.
+  const deadline = Date.now() + 20_000
+  for (const port of ports) {
+    for (;;) {
+      const { stdout } = await run('redis-cli', ['-p', String(port), 'cluster', 'info'], { timeout: 5000 })
+      if (stdout.includes('cluster_state:ok')) break
+      if (Date.now() > deadline) throw new Error(`cluster node ${port} not ok after 20 s:\n${stdout}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+  return handle
+}
+
+/** Runs one redis-cli command against a server and returns its raw output. */
+export async function redisCli(server: { host: string; port: number }, ...args: string[]): Promise<string> {
+  const { stdout } = await run('redis-cli', ['-h', server.host, '-p', String(server.port), ...args], {
+    timeout: 10_000,
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  return stdout
+}
+
+/** Calls per command from INFO commandstats, e.g. { hgetall: 10, evalsha: 3 }. */
+export function parseCommandStats(info: string): Record<string, number> {
+  const calls: Record<string, number> = {}
+  for (const line of info.split(/\r?\n/)) {
+    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line)
+    if (match) calls[match[1]!] = Number(match[2])
+  }
+  return calls
+}
+
+/** A unique key prefix, so tests sharing one server never see each other's keys. */
+export function uniquePrefix(label: string): string {
+  return `t:${label}:${Math.random().toString(36).slice(2, 10)}:`
+}
