@@ -1,0 +1,128 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { isMisrouted, isTetherError, type Metrics, type SessionContext, SessionManager } from '@tether/core'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import { commitBeforeHead } from './commit-before-head.js'
+import { resolveAdapterOptions, STORE_UNAVAILABLE_BODY, type StickySessionOptions } from './options.js'
+
+/** The middleware returned by `stickySession()`, with the engine behind it. */
+export interface StickySessionMiddleware extends RequestHandler {
+  /** The session manager: store, cookie settings, route. */
+  readonly manager: SessionManager
+  /** The counters (created, destroyed, rejected cookies, store errors, misroutes, …). */
+  readonly metrics: Metrics
+  /** Releases the timers of the default MemoryStore; a store you passed in is yours to close. */
+  close(): Promise<void>
+}
+
+const CONTEXT = Symbol('tether.context')
+
+/**
+ * Express middleware that gives every request `req.session`, stored in a Tether store and tied to
+ * a signed cookie that names the worker owning the session. The session is committed before the
+ * response head is sent (whatever sends it: `res.json`, `res.redirect`, streams, `res.end`), and a
+ * store failure answers 503 with `Retry-After` instead of losing the write behind a 200.
+ *
+ * Options are validated here, once: bad ones throw a TypeError naming the option.
+ *
+ * @example
+ * import express from 'express'
+ * import { stickySession } from '@tether/express'
+ *
+ * const app = express()
+ * app.use(stickySession({ secret: process.env.SESSION_SECRET! }))
+ * app.get('/count', (req, res) => {
+ *   const count = (req.session.get('count') ?? 0) + 1
+ *   req.session.set('count', count)
+ *   res.json({ count })
+ * })
+ */
+export function stickySession(options: StickySessionOptions): StickySessionMiddleware {
+  const { retryAfter } = resolveAdapterOptions(options)
+  const manager = new SessionManager(options)
+
+  const middleware = function stickySession(req: Request, res: Response, next: NextFunction): void {
+    // Mounted twice (app and router): the first one owns the request.
+    if ((req as RequestWithContext)[CONTEXT] !== undefined) {
+      next()
+      return
+    }
+    manager
+      .open(req.headers.cookie)
+      .then(
+        (ctx) => {
+          ;(req as RequestWithContext)[CONTEXT] = ctx
+          req.session = ctx.session
+          if (isMisrouted(ctx.route, manager.route, req.socket)) {
+            // A pooled keep-alive connection brought another worker's session here: close it so
+            // the client's next request is routed afresh to the owner.
+            res.setHeader('Connection', 'close')
+            manager.metrics.increment('misroutes')
+          }
+          bindToResponse(ctx, req, res, retryAfter)
+          next()
+        },
+        (error: unknown) => {
+          if (isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) sendFailure(res, 503, retryAfter)
+          else next(error)
+        },
+      )
+      .catch(next)
+  }
+  return Object.assign(middleware, {
+    manager,
+    metrics: manager.metrics,
+    close: () => manager.close(),
+  })
+}
+
+interface RequestWithContext extends IncomingMessage {
+  [CONTEXT]?: SessionContext
+}
+
+/** Commits before the head goes out, and releases the session once, when the response is over. */
+function bindToResponse(ctx: SessionContext, req: Request, res: Response, retryAfter: number): void {
+  let committing = false
+  let over = false
+  const release = () => {
+    over = true
+    // A commit still running keeps its hold; it releases when it settles.
+    if (!committing) ctx.release()
+  }
+  if (req.socket.destroyed) release()
+  else res.once('close', release)
+
+  commitBeforeHead(
+    res,
+    async () => {
+      committing = true
+      try {
+        return await ctx.commit(req.secure)
+      } finally {
+        committing = false
+        if (over) ctx.release()
+      }
+    },
+    (error) => {
+      const unavailable = isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')
+      sendFailure(res, unavailable ? 503 : 500, unavailable ? retryAfter : undefined)
+    },
+  )
+}
+
+/** Replaces whatever the app had prepared with a small JSON error. */
+function sendFailure(res: ServerResponse, status: 500 | 503, retryAfter: number | undefined): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const closeAfter = res.getHeader('connection') === 'close'
+  for (const name of res.getHeaderNames()) res.removeHeader(name)
+  if (closeAfter) res.setHeader('Connection', 'close')
+  const body = status === 503 ? STORE_UNAVAILABLE_BODY : JSON.stringify({ error: 'internal server error' })
+  res.statusCode = status
+  if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter))
+  res.setHeader('Content-Type', 'application/json; charset=utf-8')
+  res.setHeader('Content-Length', Buffer.byteLength(body))
+  res.setHeader('Cache-Control', 'no-store')
+  res.end(body)
+}

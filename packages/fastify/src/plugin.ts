@@ -1,0 +1,153 @@
+import { isMisrouted, isTetherError, type Metrics, type SessionContext, SessionManager } from '@tether/core'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { resolveAdapterOptions, STORE_UNAVAILABLE_BODY, type TetherPluginOptions } from './options.js'
+
+/** What the plugin decorates the Fastify instance with, as `fastify.tether`. */
+export interface TetherDecoration {
+  /** The session manager: store, cookie settings, route. */
+  readonly manager: SessionManager
+  /** The counters (created, destroyed, rejected cookies, store errors, misroutes, …). */
+  readonly metrics: Metrics
+}
+
+const CONTEXT = Symbol('tether.context')
+
+/** A request's session context and its one-time release, kept on the request. */
+class RequestSession {
+  committing = false
+  over = false
+  constructor(readonly ctx: SessionContext) {}
+
+  /** Called when the response is over or the client went away; a running commit releases later. */
+  release(): void {
+    this.over = true
+    if (!this.committing) this.ctx.release()
+  }
+
+  async commit(secure: boolean): Promise<string | undefined> {
+    this.committing = true
+    try {
+      return await this.ctx.commit(secure)
+    } finally {
+      this.committing = false
+      if (this.over) this.ctx.release()
+    }
+  }
+}
+
+interface RequestWithContext {
+  [CONTEXT]: RequestSession | null
+}
+
+async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptions): Promise<void> {
+  const { retryAfter } = resolveAdapterOptions(options)
+  const manager = new SessionManager(options)
+  const decoration: TetherDecoration = { manager, metrics: manager.metrics }
+
+  fastify.decorate('tether', decoration)
+  // Declared up front so every request object has the same shape.
+  fastify.decorateRequest('session', null as never)
+  fastify.decorateRequest(CONTEXT, null)
+
+  fastify.addHook('onRequest', async function openSession(request: FastifyRequest, reply: FastifyReply) {
+    let ctx: SessionContext
+    try {
+      ctx = await manager.open(request.headers.cookie)
+    } catch (error) {
+      if (!isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) throw error
+      sendUnavailable(reply, retryAfter)
+      return reply
+    }
+    ;(request as unknown as RequestWithContext)[CONTEXT] = new RequestSession(ctx)
+    request.session = ctx.session
+    if (isMisrouted(ctx.route, manager.route, request.raw.socket)) {
+      // A pooled keep-alive connection brought another worker's session here: close it so the
+      // client's next request is routed afresh to the owner.
+      reply.header('connection', 'close')
+      manager.metrics.increment('misroutes')
+    }
+  })
+
+  fastify.addHook(
+    'onSend',
+    async function commitSession(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+      const held = (request as unknown as RequestWithContext)[CONTEXT]
+      if (held === null || held.ctx.committed) return payload
+      let setCookie: string | undefined
+      try {
+        setCookie = await held.commit(request.protocol === 'https')
+      } catch (error) {
+        return replaceWithFailure(reply, payload, error, retryAfter)
+      }
+      if (setCookie !== undefined) reply.header('set-cookie', setCookie)
+      return payload
+    },
+  )
+
+  const release = async function releaseSession(request: FastifyRequest) {
+    ;(request as unknown as RequestWithContext)[CONTEXT]?.release()
+  }
+  fastify.addHook('onResponse', release)
+  fastify.addHook('onRequestAbort', release)
+  fastify.addHook('onClose', async function closeSessions() {
+    await manager.close()
+  })
+}
+
+function sendUnavailable(reply: FastifyReply, retryAfter: number): void {
+  reply
+    .code(503)
+    .header('retry-after', String(retryAfter))
+    .header('cache-control', 'no-store')
+    .type('application/json; charset=utf-8')
+    .send(STORE_UNAVAILABLE_BODY)
+}
+
+/** Turns the reply into a 503 (store down) or 500 after a failed commit, dropping the app's payload. */
+function replaceWithFailure(
+  reply: FastifyReply,
+  payload: unknown,
+  error: unknown,
+  retryAfter: number,
+): string {
+  const stream = payload as { destroy?: () => void } | null
+  if (typeof stream?.destroy === 'function') stream.destroy()
+  const keepClose = reply.getHeader('connection') === 'close'
+  reply.removeHeader('set-cookie')
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
+  if (keepClose) reply.header('connection', 'close')
+  if (!isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) {
+    reply.code(500).type('application/json; charset=utf-8')
+    return JSON.stringify({ error: 'internal server error' })
+  }
+  reply
+    .code(503)
+    .header('retry-after', String(retryAfter))
+    .header('cache-control', 'no-store')
+    .type('application/json; charset=utf-8')
+  return STORE_UNAVAILABLE_BODY
+}
+
+/**
+ * The Fastify plugin: `request.session` on every request, stored in a Tether store and tied to a
+ * signed cookie that names the worker owning the session. The session is committed in `onSend`,
+ * before the reply's head goes out, whatever the reply is (object, string, buffer, stream,
+ * redirect, error); a store failure answers 503 with `Retry-After` instead of losing the write
+ * behind a 200. Replies sent with `reply.hijack()` bypass `onSend` and so are not committed.
+ *
+ * Options are validated at `register` time: bad ones reject with a TypeError naming the option.
+ *
+ * @example
+ * import Fastify from 'fastify'
+ * import tether from '@tether/fastify'
+ *
+ * const app = Fastify()
+ * await app.register(tether, { secret: process.env.SESSION_SECRET! })
+ * app.get('/count', async (request) => {
+ *   const count = (request.session.get('count') ?? 0) + 1
+ *   request.session.set('count', count)
+ *   return { count }
+ * })
+ */
+export const tether = fp(tetherPlugin, { fastify: '5.x', name: '@tether/fastify' })

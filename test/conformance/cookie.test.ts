@@ -1,0 +1,100 @@
+import { expect } from 'chai'
+import { DRIVERS } from '../support/adapter-drivers.js'
+import { cookieFrom, setCookieFor, setCookiesOf } from '../support/session-cookie.js'
+import { type Shop, startShop } from './shop.js'
+
+for (const driver of DRIVERS) {
+  describe(`${driver.name}: the session cookie`, () => {
+    let shop: Shop
+    afterEach(async () => shop?.close())
+
+    it('is HttpOnly, SameSite=Lax, Path=/ and not Secure over plain HTTP by default', async () => {
+      shop = await startShop(driver)
+      const res = await shop.app.get('/set?key=a&value=1').expect(200)
+      const line = setCookieFor(res)!
+      expect(line).to.match(/^tether\.sid=[A-Za-z0-9_-]{43}\.solo\.[A-Za-z0-9_-]{22}; /)
+      expect(line).to.include('; Path=/')
+      expect(line).to.include('; HttpOnly')
+      expect(line).to.include('; SameSite=Lax')
+      expect(line).not.to.include('Secure')
+      expect(line).not.to.include('Max-Age')
+      expect(line).not.to.include('Domain')
+    })
+
+    it('is Secure when a trusted proxy says the request came over HTTPS', async () => {
+      shop = await startShop(driver, {}, { trustProxy: true })
+      const res = await shop.app.get('/set?key=a').set('X-Forwarded-Proto', 'https').expect(200)
+      expect(setCookieFor(res)).to.include('; Secure')
+    })
+
+    it('ignores X-Forwarded-Proto when the proxy is not trusted', async () => {
+      shop = await startShop(driver, {}, { trustProxy: false })
+      const res = await shop.app.get('/set?key=a').set('X-Forwarded-Proto', 'https').expect(200)
+      expect(setCookieFor(res)).not.to.include('Secure')
+    })
+
+    it('takes its name, domain, maxAge and sameSite from the options', async () => {
+      shop = await startShop(driver, {
+        cookie: { name: 'shop', domain: 'example.test', maxAge: 60_000, sameSite: 'strict' },
+      })
+      const res = await shop.app.get('/set?key=a').expect(200)
+      const line = setCookieFor(res, 'shop')!
+      expect(line).to.include('; Domain=example.test')
+      expect(line).to.include('; Max-Age=60; Expires=')
+      expect(line).to.include('; SameSite=Strict')
+      const cookie = cookieFrom(res, 'shop')
+      const read = await shop.app.get('/read').set('Cookie', cookie).expect(200)
+      expect(read.body).to.deep.equal({ isNew: false, values: { a: true } })
+    })
+
+    it('re-sends a cookie with maxAge whenever the session is written, so its expiry slides', async () => {
+      shop = await startShop(driver, { cookie: { maxAge: 60_000 } })
+      const cookie = cookieFrom(await shop.app.get('/set?key=a'))
+      const res = await shop.app.get('/set?key=b').set('Cookie', cookie).expect(200)
+      expect(cookieFrom(res)).to.equal(cookie)
+    })
+
+    it('uses the __Host- prefix with Secure and Path=/ when hostPrefix is set', async () => {
+      shop = await startShop(driver, { cookie: { hostPrefix: true } })
+      const res = await shop.app.get('/set?key=a').expect(200)
+      const line = setCookieFor(res, '__Host-tether.sid')!
+      expect(line).to.include('; Secure')
+      expect(line).to.include('; Path=/')
+      expect(line).not.to.include('Domain')
+      const read = await shop.app.get('/read').set('Cookie', cookieFrom(res, '__Host-tether.sid'))
+      expect(read.body.values).to.deep.equal({ a: true })
+    })
+
+    describe('is not sent when nothing was created, changed, rotated or destroyed', () => {
+      it('on a first visit that only reads (the new session stays lazy)', async () => {
+        shop = await startShop(driver)
+        const res = await shop.app.get('/read').expect(200)
+        expect(setCookiesOf(res)).to.deep.equal([])
+        expect(res.body).to.deep.equal({ isNew: true, values: {} })
+        expect(shop.store.calls.write).to.equal(0)
+        expect(shop.store.size).to.equal(0)
+      })
+
+      it('on a later read of an existing session', async () => {
+        shop = await startShop(driver)
+        const cookie = cookieFrom(await shop.app.get('/set?key=a'))
+        const res = await shop.app.get('/read').set('Cookie', cookie).expect(200)
+        expect(setCookiesOf(res)).to.deep.equal([])
+        expect(res.body.values).to.deep.equal({ a: true })
+      })
+
+      it('on a change to an existing session (its cookie is still right)', async () => {
+        shop = await startShop(driver)
+        const cookie = cookieFrom(await shop.app.get('/set?key=a'))
+        const res = await shop.app.get('/set?key=b').set('Cookie', cookie).expect(200)
+        expect(setCookiesOf(res)).to.deep.equal([])
+      })
+
+      it('on a logout without a session', async () => {
+        shop = await startShop(driver)
+        const res = await shop.app.post('/logout').expect(204)
+        expect(setCookiesOf(res)).to.deep.equal([])
+      })
+    })
+  })
+}
