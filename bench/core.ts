@@ -123,7 +123,12 @@ const writeOf = (expiresAt: number, set: Record<string, string> = { user: '42' }
   const scan = bestMs(
     () => {
       scanned = 0
-      for (const [id, entry] of naive) if (entry.expiresAt <= at) naive.delete(id), scanned++
+      for (const [id, entry] of naive) {
+        if (entry.expiresAt <= at) {
+          naive.delete(id)
+          scanned++
+        }
+      }
     },
     5,
     () => {
