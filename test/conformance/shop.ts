@@ -48,6 +48,16 @@ export const EXPECTED: Record<ReplyKind, { status: number; body?: string }> = {
   error: { status: 409 },
 }
 
+/** `?value=` as JSON when it parses (numbers, booleans), else the string itself; absent means true. */
+function parseValue(text: string | undefined): unknown {
+  if (text === undefined) return true
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
 function shopRoutes(gates: Gates): RouteSpec[] {
@@ -67,7 +77,7 @@ function shopRoutes(gates: Gates): RouteSpec[] {
       method: 'GET',
       path: '/set',
       handle: ({ session, query }) => {
-        session.set(query.key ?? 'value', query.value ?? true)
+        session.set(query.key ?? 'value', parseValue(query.value))
         return replyOf((query.kind as ReplyKind | undefined) ?? 'json')
       },
     },

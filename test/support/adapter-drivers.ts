@@ -100,7 +100,7 @@ export const expressDriver: AdapterDriver = {
   async start(options, routes, settings = {}) {
     const app = express()
     app.set('trust proxy', settings.trustProxy ?? false)
-    app.set('env', 'production') // error pages without stack traces
+    app.set('env', 'test') // the default error handler stays quiet
     const sessions = stickySession(options)
     app.use(sessions)
     for (const route of routes) {
