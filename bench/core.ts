@@ -17,15 +17,9 @@ const report = (what: string, value: string) => {
   console.log(`${what}: ${value}`)
 }
 
-const writeOf = (expiresAt: number, set: Record<string, string> = { user: '42' }): SessionWrite => ({
-  set,
-  unset: [],
-  createdAt: 0,
-  touchedAt: 0,
-  expiresAt,
-  established: false,
-  create: true,
-})
+function writeOf(expiresAt: number, fields: Record<string, string> = { user: '42' }): SessionWrite {
+  return { set: fields, unset: [], createdAt: 0, touchedAt: 0, expiresAt, established: false, create: true }
+}
 
 // Heap per stored session (a small session: one key)
 {

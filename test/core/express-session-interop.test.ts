@@ -32,7 +32,8 @@ describe('express-session interop', () => {
         s.n = (s.n ?? 0) + 1
         res.json({ n: s.n })
       })
-      app.post('/logout', (req, res) => req.session.destroy(() => res.end()))
+      // Typed as express-session's session: @tether/express augments req.session in this program too.
+      app.post('/logout', (req, res) => (req.session as unknown as session.Session).destroy(() => res.end()))
       const agent = request.agent(app)
       const first = await agent.get('/count').expect(200, { n: 1 })
       for (let i = 2; i <= 3; i++) await agent.get('/count').expect(200, { n: i })
