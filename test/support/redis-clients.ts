@@ -58,7 +58,6 @@ export async function nodeRedisClusterClient(cluster: RedisClusterHandle): Promi
     rootNodes: cluster.nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
     defaults: {
       disableOfflineQueue: true,
-      commandOptions: { timeout: 1000 },
       socket: { reconnectStrategy: () => 100, connectTimeout: 1000 },
     },
   })

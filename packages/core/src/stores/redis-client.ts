@@ -6,7 +6,7 @@ import { optionError } from '../validate.js'
  * methods called here, so @tether/core never imports ioredis or redis.
  */
 
-type Listener = (...args: never[]) => void
+type Listener = (...args: unknown[]) => void
 
 /** The parts of an ioredis `Redis` or `Cluster` that Tether calls. */
 export interface IoRedisLike {
