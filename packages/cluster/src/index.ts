@@ -1,1 +1,11 @@
-export {}
+export { Cluster } from './cluster.js'
+export { DEFAULT_VIRTUAL_NODES, HashRing, type HashRingOptions, hash32 } from './hash-ring.js'
+export { HeadReader, type HeadStatus, type ParsedHead } from './head-parser.js'
+export { errorResponse, type RejectReason } from './http-responses.js'
+export type { ClusterMetricsSnapshot, RoutedBy, SlotSnapshot } from './metrics.js'
+export { type ClusterOptions, resolveClusterOptions, routeOfSlot } from './options.js'
+export { startCluster } from './start-cluster.js'
+export { clientAddress, trustedProxies, unmapAddress } from './strategies/client-ip.js'
+export { type ProxyHeader, readProxyHeader } from './strategies/proxy-protocol.js'
+export type { StrategyName } from './strategies/strategy.js'
+export type { AppFactory, ClusterApp, FastifyLike, RequestListener } from './worker.js'

@@ -1,0 +1,108 @@
+import { EventEmitter } from 'node:events'
+import type { AddressInfo, Server } from 'node:net'
+import type { ClusterMetrics, ClusterMetricsSnapshot, SlotSnapshot } from './metrics.js'
+import type { Router } from './router.js'
+import type { Supervisor } from './supervisor.js'
+
+/**
+ * The running cluster, in the primary. Emits 'exit' (route, code, signal) when a worker exits and
+ * 'crash-loop' (route) when a slot is given up on.
+ */
+export class Cluster extends EventEmitter {
+  readonly #server: Server
+  readonly #supervisor: Supervisor
+  readonly #router: Router
+  readonly #metrics: ClusterMetrics
+  readonly #onSignal: (() => void) | undefined
+  #closing: Promise<void> | undefined
+
+  /** @internal built by startCluster() */
+  constructor(
+    server: Server,
+    supervisor: Supervisor,
+    router: Router,
+    metrics: ClusterMetrics,
+    handleSignals: boolean,
+  ) {
+    super()
+    this.#server = server
+    this.#supervisor = supervisor
+    this.#router = router
+    this.#metrics = metrics
+    supervisor.on('exit', (...args) => this.emit('exit', ...args))
+    supervisor.on('crash-loop', (route: string) => {
+      if (this.listenerCount('crash-loop') === 0) {
+        process.emitWarning(`worker slot ${route} keeps crashing and is no longer restarted`, {
+          type: 'TetherWarning',
+          code: 'TETHER_CRASH_LOOP',
+        })
+      }
+      this.emit('crash-loop', route)
+    })
+    if (handleSignals) {
+      this.#onSignal = () => {
+        this.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        )
+      }
+      process.once('SIGTERM', this.#onSignal)
+      process.once('SIGINT', this.#onSignal)
+    }
+  }
+
+  /** The port the primary listens on. */
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port
+  }
+
+  /** The address the primary listens on. */
+  get address(): AddressInfo {
+    return this.#server.address() as AddressInfo
+  }
+
+  /** The worker slots: route, pid, state, open connections. */
+  get workers(): readonly SlotSnapshot[] {
+    return this.#supervisor.slots()
+  }
+
+  /**
+   * Replaces every worker, one at a time, with no failed requests: the new worker takes the slot
+   * (and its route) once ready, then the old one drains. Use it to deploy new code.
+   */
+  reload(): Promise<void> {
+    return this.#supervisor.reload()
+  }
+
+  /** Counters of the router and the supervisor. */
+  metrics(): ClusterMetricsSnapshot {
+    const m = this.#metrics
+    return {
+      routed: m.routed,
+      routedBy: { ...m.routedBy },
+      fallbacks: m.fallbacks,
+      misroutes: this.#supervisor.misroutes(),
+      rejected: { ...m.rejected },
+      aborted: m.aborted,
+      handoffRetries: m.handoffRetries,
+      restarts: m.restarts,
+      crashLoops: m.crashLoops,
+      slots: this.#supervisor.slots(),
+    }
+  }
+
+  /** Stops accepting, lets every worker finish its connections (up to drainTimeout), and resolves when all have exited. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#onSignal !== undefined) {
+        process.removeListener('SIGTERM', this.#onSignal)
+        process.removeListener('SIGINT', this.#onSignal)
+      }
+      const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()))
+      this.#router.closePending()
+      await this.#supervisor.close()
+      await closed
+    })()
+    return this.#closing
+  }
+}

@@ -1,0 +1,60 @@
+import type { RejectReason } from './http-responses.js'
+import type { StrategyName } from './strategies/strategy.js'
+
+/** How a connection found its worker: a strategy, or `'hash'` for a first visit spread by address. */
+export type RoutedBy = StrategyName | 'hash'
+
+/** One worker slot as metrics() shows it. */
+export interface SlotSnapshot {
+  readonly route: string
+  /** Pid of the serving worker, undefined while the slot is empty. */
+  readonly pid: number | undefined
+  readonly state: 'starting' | 'ready' | 'restarting' | 'failed' | 'stopped'
+  /** Open connections, as last reported by the worker plus those handed over since. */
+  readonly connections: number
+  /** Connections handed to this slot. */
+  readonly routed: number
+  /** Times this slot's worker was replaced after exiting on its own. */
+  readonly restarts: number
+}
+
+/** A point-in-time view of the router and the supervisor, safe to serialise as JSON. */
+export interface ClusterMetricsSnapshot {
+  /** Connections handed to a worker. */
+  readonly routed: number
+  /** Connections by the strategy that decided them. */
+  readonly routedBy: Readonly<Record<RoutedBy, number>>
+  /** Connections whose route named a worker that was down, sent to the ring's pick instead. */
+  readonly fallbacks: number
+  /** Requests that reached a worker not owning their session (reported by the workers). */
+  readonly misroutes: number
+  /** Connections the primary answered itself, by reason (400, 408, 431, 503). */
+  readonly rejected: Readonly<Record<RejectReason, number>>
+  /** Connections closed by the client before their request head was complete. */
+  readonly aborted: number
+  /** Hand-offs that failed (the worker died or its channel closed) and were routed again. */
+  readonly handoffRetries: number
+  /** Worker restarts after unexpected exits, all slots. */
+  readonly restarts: number
+  /** Slots given up on after crashing `maxRestarts` times within `restartWindow`. */
+  readonly crashLoops: number
+  readonly slots: readonly SlotSnapshot[]
+}
+
+/** The primary's counters. */
+export class ClusterMetrics {
+  routed = 0
+  readonly routedBy: Record<RoutedBy, number> = {
+    cookie: 0,
+    'url-param': 0,
+    'client-ip': 0,
+    'proxy-protocol': 0,
+    hash: 0,
+  }
+  fallbacks = 0
+  readonly rejected: Record<RejectReason, number> = { badRequest: 0, timeout: 0, tooLarge: 0, unavailable: 0 }
+  aborted = 0
+  handoffRetries = 0
+  restarts = 0
+  crashLoops = 0
+}

@@ -1,0 +1,19 @@
+import { type Keyring, parseCookieValue, readCookieValues, verifyCookieValue } from '@tether/core'
+import type { Decision, RoutingInput, Strategy } from './strategy.js'
+
+/**
+ * Routes on the route part of the session cookie. With a keyring the cookie's MAC is checked
+ * first, so a forged cookie cannot steer traffic to a worker of the attacker's choice; without
+ * one only the cookie's shape is checked (cheaper, and the worker verifies it anyway).
+ */
+export function cookieStrategy(cookieName: string, keyring: Keyring | undefined): Strategy {
+  return function cookie(input: RoutingInput): Decision | undefined {
+    const header = input.head?.headers.get('cookie')
+    if (header === undefined) return undefined
+    for (const value of readCookieValues(header, cookieName)) {
+      const parts = keyring === undefined ? parseCookieValue(value) : verifyCookieValue(value, keyring)
+      if (parts !== undefined) return { route: parts.route }
+    }
+    return undefined
+  }
+}

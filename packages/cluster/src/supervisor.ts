@@ -1,0 +1,391 @@
+import cluster, { type Worker } from 'node:cluster'
+import { EventEmitter } from 'node:events'
+import type { Socket } from 'node:net'
+import { ROUTE_ENV } from '@tether/core'
+import { HashRing } from './hash-ring.js'
+import { type ConnectionMessage, isTetherMessage, SLOT_ENV, type StatsMessage } from './messages.js'
+import type { ClusterMetrics, SlotSnapshot } from './metrics.js'
+import { type ResolvedClusterOptions, routeOfSlot } from './options.js'
+
+/** A worker process as the router sees it. */
+export interface PoolWorker {
+  readonly route: string
+  readonly pid: number | undefined
+  /** Open connections (reported plus handed over since the last report). */
+  readonly connections: number
+  /**
+   * Hands over `socket`. `done(false)` means the socket was not delivered but is still intact in
+   * this process (route it elsewhere); `done(true)` that it was delivered or is gone for good.
+   */
+  handOff(message: ConnectionMessage, socket: Socket, done: (delivered: boolean) => void): void
+}
+
+/** What the router needs from the supervisor. */
+export interface WorkerPool {
+  /** The ready worker of `route`, if any. */
+  ready(route: string): PoolWorker | undefined
+  /** True for the routes of this cluster's slots, alive or not. */
+  owns(route: string): boolean
+  /** Routes of the ready workers. */
+  readonly ring: HashRing
+}
+
+type Handed = { socket: Socket; done: (delivered: boolean) => void }
+
+/** One worker process and what the primary knows about it. */
+class WorkerProcess implements PoolWorker {
+  readonly worker: Worker
+  readonly route: string
+  ready = false
+  /** Set when the primary asked it to go (drain, close): its exit is not a crash. */
+  leaving = false
+  exited = false
+  reported = 0
+  handedSinceReport = 0
+  misroutes = 0
+  /** Hand-offs not yet confirmed written to the channel; rerouted if the worker dies first. */
+  readonly inFlight = new Set<Handed>()
+  readonly exit: Promise<void>
+
+  constructor(worker: Worker, route: string) {
+    this.worker = worker
+    this.route = route
+    this.exit = new Promise((resolve) => worker.once('exit', () => resolve()))
+  }
+
+  get pid(): number | undefined {
+    return this.worker.process.pid
+  }
+
+  get connections(): number {
+    return this.reported + this.handedSinceReport
+  }
+
+  handOff(message: ConnectionMessage, socket: Socket, done: (delivered: boolean) => void): void {
+    if (this.exited || !this.worker.isConnected()) {
+      done(false)
+      return
+    }
+    const entry: Handed = { socket, done }
+    this.inFlight.add(entry)
+    this.handedSinceReport++
+    try {
+      this.worker.send(message, socket, { keepOpen: false }, (error) => {
+        if (!this.inFlight.delete(entry)) return
+        done(error === null || error === undefined || !stillHere(socket))
+      })
+    } catch {
+      this.inFlight.delete(entry)
+      done(!stillHere(socket))
+    }
+  }
+
+  /** The worker is gone: hand-offs still queued in its channel come back to be routed again. */
+  abandonInFlight(): void {
+    for (const entry of this.inFlight) {
+      this.inFlight.delete(entry)
+      entry.done(!stillHere(entry.socket))
+    }
+  }
+
+  onStats(stats: StatsMessage): void {
+    this.reported = stats.connections
+    this.handedSinceReport = 0
+    this.misroutes = stats.misroutes
+  }
+}
+
+/** The socket still holds its handle in this process: a send that did not happen left it intact. */
+function stillHere(socket: Socket): boolean {
+  return !socket.destroyed && (socket as unknown as { _handle: unknown })._handle != null
+}
+
+interface Slot {
+  readonly index: number
+  readonly route: string
+  current: WorkerProcess | undefined
+  /** Exit times of unexpected exits within the restart window. */
+  crashes: number[]
+  restarts: number
+  routed: number
+  failed: boolean
+  respawn: NodeJS.Timeout | undefined
+  /** Misroutes counted by this slot's previous workers. */
+  pastMisroutes: number
+}
+
+/**
+ * Keeps one worker per slot: forks them with their route in TETHER_ROUTE, replaces those that
+ * exit (with exponential back-off, giving up on a slot that crash-loops), replaces them one at a
+ * time on reload(), and drains them on close(). Emits 'crash-loop' (route) and 'exit'
+ * (route, code, signal).
+ */
+export class Supervisor extends EventEmitter implements WorkerPool {
+  readonly ring: HashRing
+  readonly #options: ResolvedClusterOptions
+  readonly #metrics: ClusterMetrics
+  readonly #slots: Slot[] = []
+  readonly #byRoute = new Map<string, Slot>()
+  readonly #leaving = new Set<WorkerProcess>()
+  #closing = false
+  #reloading: Promise<void> | undefined
+
+  constructor(options: ResolvedClusterOptions, metrics: ClusterMetrics) {
+    super()
+    this.#options = options
+    this.#metrics = metrics
+    this.ring = new HashRing([], { virtualNodes: options.virtualNodes })
+    for (let index = 0; index < options.workers; index++) {
+      const slot: Slot = {
+        index,
+        route: routeOfSlot(index, options.nodeName),
+        current: undefined,
+        crashes: [],
+        restarts: 0,
+        routed: 0,
+        failed: false,
+        respawn: undefined,
+        pastMisroutes: 0,
+      }
+      this.#slots.push(slot)
+      this.#byRoute.set(slot.route, slot)
+    }
+  }
+
+  /** Starts every slot; rejects (after stopping the others) if a slot crash-loops before it is ready. */
+  async start(): Promise<void> {
+    const results = await Promise.allSettled(this.#slots.map((slot) => this.#startSlot(slot)))
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed !== undefined) {
+      await this.close()
+      throw (failed as PromiseRejectedResult).reason
+    }
+  }
+
+  ready(route: string): PoolWorker | undefined {
+    const current = this.#byRoute.get(route)?.current
+    return current?.ready === true ? current : undefined
+  }
+
+  owns(route: string): boolean {
+    return this.#byRoute.has(route)
+  }
+
+  /** Counts a connection handed to the worker of `route`. */
+  countRouted(route: string): void {
+    const slot = this.#byRoute.get(route)
+    if (slot !== undefined) slot.routed++
+  }
+
+  slots(): SlotSnapshot[] {
+    return this.#slots.map((slot) => ({
+      route: slot.route,
+      pid: slot.current?.pid,
+      state: this.#closing
+        ? 'stopped'
+        : slot.failed
+          ? 'failed'
+          : slot.current === undefined
+            ? 'restarting'
+            : slot.current.ready
+              ? 'ready'
+              : 'starting',
+      connections: slot.current?.connections ?? 0,
+      routed: slot.routed,
+      restarts: slot.restarts,
+    }))
+  }
+
+  /** Misroutes reported by every worker, past and present. */
+  misroutes(): number {
+    let total = 0
+    for (const slot of this.#slots) total += slot.pastMisroutes + (slot.current?.misroutes ?? 0)
+    for (const w of this.#leaving) total += w.misroutes
+    return total
+  }
+
+  /**
+   * Replaces the workers one slot at a time: the new worker starts, takes the slot once ready (new
+   * connections go to it), and only then is the old one told to drain. A failed slot gets a new
+   * chance. Rejects, leaving the old worker in place, if a replacement does not become ready.
+   */
+  reload(): Promise<void> {
+    if (this.#closing) return Promise.reject(new Error('the cluster is closing'))
+    this.#reloading ??= (async () => {
+      try {
+        for (const slot of this.#slots) {
+          if (this.#closing) return
+          clearTimeout(slot.respawn)
+          slot.respawn = undefined
+          const fresh = this.#fork(slot)
+          await this.#whenReady(fresh)
+          const old = slot.current
+          slot.failed = false
+          slot.crashes = []
+          this.#install(slot, fresh)
+          if (old !== undefined) await this.#drain(old)
+        }
+      } finally {
+        this.#reloading = undefined
+      }
+    })()
+    return this.#reloading
+  }
+
+  /** Drains every worker (killing those still busy after drainTimeout) and stops restarting. */
+  async close(): Promise<void> {
+    this.#closing = true
+    const workers: WorkerProcess[] = [...this.#leaving]
+    for (const slot of this.#slots) {
+      clearTimeout(slot.respawn)
+      slot.respawn = undefined
+      if (slot.current !== undefined) workers.push(slot.current)
+    }
+    for (const route of [...this.ring.nodes()]) this.ring.remove(route)
+    await Promise.all(workers.map((w) => this.#drain(w)))
+  }
+
+  async #startSlot(slot: Slot): Promise<void> {
+    for (;;) {
+      const fresh = this.#fork(slot)
+      try {
+        await this.#whenReady(fresh)
+        this.#install(slot, fresh)
+        return
+      } catch (error) {
+        if (this.#closing) return
+        const delay = this.#recordCrash(slot)
+        if (delay === undefined) {
+          throw new Error(
+            `worker ${slot.route} did not start: it exited ${this.#options.maxRestarts} times within ` +
+              `${this.#options.restartWindow} ms (last: ${(error as Error).message})`,
+          )
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay).unref())
+      }
+    }
+  }
+
+  #fork(slot: Slot): WorkerProcess {
+    const worker = cluster.fork({ [ROUTE_ENV]: slot.route, [SLOT_ENV]: String(slot.index) })
+    const w = new WorkerProcess(worker, slot.route)
+    // A worker's IPC errors (EPIPE while it dies) must never take the primary down.
+    worker.on('error', () => undefined)
+    worker.on('message', (message: unknown) => {
+      if (!isTetherMessage(message)) return
+      if (message.tether === 'ready') {
+        w.ready = true
+        worker.emit('tether:ready')
+      } else if (message.tether === 'stats') w.onStats(message as StatsMessage)
+    })
+    worker.once('exit', (code, signal) => this.#onExit(slot, w, code, signal))
+    return w
+  }
+
+  /** Resolves when `w` reports ready; rejects if it exits first or takes longer than readyTimeout. */
+  #whenReady(w: WorkerProcess): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup()
+        w.leaving = true
+        w.worker.process.kill('SIGKILL')
+        reject(new Error(`not ready within readyTimeout (${this.#options.readyTimeout} ms)`))
+      }, this.#options.readyTimeout)
+      timer.unref()
+      const onReady = () => {
+        cleanup()
+        resolve()
+      }
+      const onExit = (code: number | null, signal: string | null) => {
+        cleanup()
+        reject(new Error(`exited with ${signal ?? `code ${code}`} before it was ready`))
+      }
+      const cleanup = () => {
+        clearTimeout(timer)
+        w.worker.off('tether:ready', onReady)
+        w.worker.off('exit', onExit)
+      }
+      if (w.ready) return onReady()
+      w.worker.on('tether:ready', onReady)
+      w.worker.on('exit', onExit)
+    })
+  }
+
+  #install(slot: Slot, w: WorkerProcess): void {
+    if (slot.current !== undefined && slot.current !== w) {
+      slot.pastMisroutes += slot.current.misroutes
+      this.#leaving.add(slot.current)
+    }
+    slot.current = w
+    this.ring.add(slot.route)
+  }
+
+  /** Asks `w` to finish its connections and exit; kills it after drainTimeout. */
+  async #drain(w: WorkerProcess): Promise<void> {
+    w.leaving = true
+    this.#leaving.add(w)
+    if (w.exited) return
+    try {
+      w.worker.send({ tether: 'drain' })
+    } catch {
+      // Channel already closed: the exit is on its way.
+    }
+    const timer = setTimeout(() => w.worker.process.kill('SIGKILL'), this.#options.drainTimeout)
+    timer.unref()
+    await w.exit
+    clearTimeout(timer)
+  }
+
+  #onExit(slot: Slot, w: WorkerProcess, code: number | null, signal: string | null): void {
+    w.exited = true
+    w.ready = false
+    this.#leaving.delete(w)
+    // Sockets still queued for the dead worker go back to the router, which picks another.
+    w.abandonInFlight()
+    this.emit('exit', slot.route, code, signal)
+    if (slot.current !== w) return // a worker still starting (its starter retries) or leaving
+    slot.pastMisroutes += w.misroutes
+    slot.current = undefined
+    this.ring.remove(slot.route)
+    if (!this.#closing && !w.leaving) this.#scheduleRespawn(slot)
+  }
+
+  /** Refills an empty slot after the back-off delay, again and again until it works or crash-loops. */
+  #scheduleRespawn(slot: Slot): void {
+    const delay = this.#recordCrash(slot)
+    if (delay === undefined) return
+    slot.respawn = setTimeout(() => {
+      slot.respawn = undefined
+      if (this.#closing || slot.current !== undefined) return
+      this.#metrics.restarts++
+      slot.restarts++
+      const fresh = this.#fork(slot)
+      this.#whenReady(fresh).then(
+        () => {
+          if (this.#closing || slot.current !== undefined) return void this.#drain(fresh)
+          this.#install(slot, fresh)
+        },
+        () => {
+          if (!this.#closing && slot.current === undefined && slot.respawn === undefined)
+            this.#scheduleRespawn(slot)
+        },
+      )
+    }, delay)
+    slot.respawn.unref()
+  }
+
+  /** Records an unexpected exit; returns the back-off delay, or undefined when the slot crash-loops. */
+  #recordCrash(slot: Slot): number | undefined {
+    const now = Date.now()
+    slot.crashes = slot.crashes.filter((t) => now - t < this.#options.restartWindow)
+    slot.crashes.push(now)
+    if (slot.crashes.length >= this.#options.maxRestarts) {
+      slot.failed = true
+      this.#metrics.crashLoops++
+      this.emit('crash-loop', slot.route)
+      return undefined
+    }
+    const delay = this.#options.restartDelay * 2 ** (slot.crashes.length - 1)
+    return Math.min(delay, this.#options.maxRestartDelay)
+  }
+}

@@ -1,0 +1,198 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import https from 'node:https'
+import { Server as NetServer, type Socket } from 'node:net'
+import { Server as TlsServer } from 'node:tls'
+import { CONNECTION_ROUTE, isMisrouted, parseCookieValue, ROUTE_ENV, readCookieValues } from '@tether/core'
+import { type ConnectionMessage, isTetherMessage, type StatsMessage, type WorkerMessage } from './messages.js'
+import type { ResolvedClusterOptions } from './options.js'
+
+/** A Fastify instance, as far as the cluster needs one (its http server after `ready()`). */
+export interface FastifyLike {
+  readonly server: http.Server | https.Server
+  ready(): PromiseLike<unknown>
+  close(): PromiseLike<unknown>
+}
+
+/** A request listener; an Express app is one. */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void
+
+/** What the app factory may return. The server must not be listening: the cluster feeds it. */
+export type ClusterApp = RequestListener | http.Server | https.Server | FastifyLike
+
+/** Builds the app inside each worker. */
+export type AppFactory = () => ClusterApp | Promise<ClusterApp>
+
+interface ConnectionState {
+  /** Requests in progress. */
+  active: number
+  /** Requests seen, to tell a socket that was idle at both of two drain ticks from a busy one. */
+  seen: number
+  seenAtLastTick: number
+  idleTicks: number
+  /** Taken over by an 'upgrade' handler (WebSocket): not ours to close when idle. */
+  upgraded: boolean
+}
+
+/** Interval of the drain loop; a connection idle at two consecutive ticks is closed. */
+const DRAIN_TICK_MS = 250
+/** Most often a worker reports its counters to the primary. */
+const STATS_INTERVAL_MS = 100
+
+function isFastify(app: unknown): app is FastifyLike {
+  return (
+    typeof app === 'object' &&
+    app !== null &&
+    (app as FastifyLike).server instanceof NetServer &&
+    typeof (app as FastifyLike).ready === 'function'
+  )
+}
+
+async function serverOf(
+  app: ClusterApp,
+  options: ResolvedClusterOptions,
+): Promise<{ server: http.Server | https.Server; close: (() => Promise<unknown>) | undefined }> {
+  let server: http.Server | https.Server
+  let close: (() => Promise<unknown>) | undefined
+  if (app instanceof NetServer) {
+    server = app
+  } else if (isFastify(app)) {
+    await app.ready()
+    server = app.server
+    close = async () => app.close()
+  } else if (typeof app === 'function') {
+    server =
+      options.https === undefined
+        ? http.createServer({ maxHeaderSize: options.maxHeaderSize }, app)
+        : https.createServer({ ...options.https, maxHeaderSize: options.maxHeaderSize }, app)
+  } else {
+    throw new TypeError(
+      'the app factory must return a request listener (or Express app), an http.Server, an https.Server or a Fastify instance',
+    )
+  }
+  if (server.listening) {
+    throw new TypeError(
+      'the app factory must return a server that is not listening: the cluster feeds it connections',
+    )
+  }
+  const tls = server instanceof TlsServer
+  if (tls !== (options.https !== undefined)) {
+    throw new TypeError(
+      tls
+        ? 'the app factory returned an https.Server: pass the TLS options as startCluster({ https }) so the primary does not read the encrypted bytes'
+        : 'startCluster({ https }) needs the app factory to return a request listener, an Express app or an https.Server',
+    )
+  }
+  // Node arms its headersTimeout/requestTimeout checks on 'listening', which a fed server never
+  // emits; start them directly so keep-alive requests after the first are guarded too.
+  for (const listener of server.listeners('listening')) {
+    if (listener.name === 'setupConnectionsTracking') (listener as () => void).call(server)
+  }
+  return { server, close }
+}
+
+/**
+ * The worker side: builds the app, then serves each socket the primary hands over by replaying
+ * the bytes the primary already read and emitting 'connection' on the app's server (which never
+ * listens). Reports ready, its open connections and the misroutes it sees; on 'drain' (or SIGTERM)
+ * it answers every further request with `Connection: close`, closes idle connections, and exits
+ * once the last one is gone. Never resolves: code after `await startCluster()` runs in the primary.
+ */
+export async function runWorker(options: ResolvedClusterOptions, factory: AppFactory): Promise<never> {
+  const route = process.env[ROUTE_ENV] ?? ''
+  const { server, close } = await serverOf(await factory(), options)
+  const connections = new Map<Socket, ConnectionState>()
+  const cookieName = options.cookieName
+  const cookiePrefix = `${cookieName}=`
+  let misroutes = 0
+  let draining = false
+  let drainTimer: NodeJS.Timeout | undefined
+  let statsTimer: NodeJS.Timeout | undefined
+
+  const send = (message: WorkerMessage) => {
+    if (process.connected) process.send?.(message, undefined, {}, () => undefined)
+  }
+  const reportSoon = () => {
+    if (statsTimer !== undefined) return
+    statsTimer = setTimeout(() => {
+      statsTimer = undefined
+      const stats: StatsMessage = { tether: 'stats', connections: connections.size, misroutes }
+      send(stats)
+    }, STATS_INTERVAL_MS).unref()
+  }
+
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const state = connections.get(req.socket)
+    if (state !== undefined) {
+      state.active++
+      state.seen++
+      res.once('close', () => {
+        state.active--
+      })
+    }
+    if (draining) res.setHeader('Connection', 'close')
+    const cookie = req.headers.cookie
+    if (cookie?.includes(cookiePrefix)) {
+      for (const value of readCookieValues(cookie, cookieName)) {
+        const parts = parseCookieValue(value)
+        if (parts === undefined) continue
+        if (isMisrouted(parts.route, route, req.socket)) {
+          misroutes++
+          reportSoon()
+        }
+        break
+      }
+    }
+  })
+  server.prependListener('upgrade', (req: IncomingMessage) => {
+    const state = connections.get(req.socket)
+    if (state !== undefined) state.upgraded = true
+  })
+
+  const exitWhenIdle = () => {
+    if (!draining || connections.size > 0) return
+    clearInterval(drainTimer)
+    const finish = () => process.exit(0)
+    if (close === undefined) finish()
+    else close().then(finish, finish)
+  }
+  const drain = () => {
+    if (draining) return
+    draining = true
+    drainTimer = setInterval(() => {
+      for (const [socket, state] of connections) {
+        if (state.upgraded || state.active > 0 || state.seen !== state.seenAtLastTick) {
+          state.seenAtLastTick = state.seen
+          state.idleTicks = 0
+        } else if (++state.idleTicks >= 2) {
+          socket.destroy()
+        }
+      }
+    }, DRAIN_TICK_MS)
+    exitWhenIdle()
+  }
+
+  process.on('message', (message: unknown, handle: unknown) => {
+    if (!isTetherMessage(message)) return
+    if (message.tether === 'drain') return drain()
+    if (message.tether !== 'connection' || handle === undefined || handle === null) return
+    const socket = handle as Socket
+    const { head, connectionRoute } = message as ConnectionMessage
+    if (connectionRoute !== undefined)
+      (socket as Socket & { [CONNECTION_ROUTE]?: string })[CONNECTION_ROUTE] = connectionRoute
+    const state: ConnectionState = { active: 0, seen: 0, seenAtLastTick: 0, idleTicks: 0, upgraded: false }
+    connections.set(socket, state)
+    socket.once('close', () => {
+      connections.delete(socket)
+      reportSoon()
+      exitWhenIdle()
+    })
+    if (head.length > 0) socket.unshift(Buffer.from(head, 'base64'))
+    server.emit('connection', socket)
+    reportSoon()
+  })
+  // Under a primary, a signal means "leave cleanly"; the primary decides about a replacement.
+  process.on('SIGTERM', drain)
+  process.on('SIGINT', drain)
+  send({ tether: 'ready' })
+  return new Promise<never>(() => undefined)
+}
