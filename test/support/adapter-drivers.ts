@@ -74,6 +74,8 @@ export interface RunningApp {
   readonly metrics: Metrics
   get(path: string): supertest.Test
   post(path: string): supertest.Test
+  /** Open client connections, as the server counts them. */
+  connections(): Promise<number>
   close(): Promise<void>
 }
 
@@ -122,6 +124,7 @@ export const expressDriver: AdapterDriver = {
       url,
       metrics: sessions.metrics,
       ...client(url),
+      connections: () => connectionsOf(server),
       async close() {
         server.closeAllConnections()
         await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -197,6 +200,7 @@ export const fastifyDriver: AdapterDriver = {
       url,
       metrics: app.tether.metrics,
       ...client(url),
+      connections: () => connectionsOf(app.server),
       async close() {
         app.server.closeAllConnections()
         await app.close()
@@ -234,6 +238,12 @@ async function sendFastify(reply: Reply, out: FastifyReply): Promise<unknown> {
     case 'error':
       throw httpError(reply.status)
   }
+}
+
+function connectionsOf(server: import('node:http').Server): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.getConnections((error, n) => (error ? reject(error) : resolve(n))),
+  )
 }
 
 function markConnections(server: import('node:http').Server, route: string): void {
