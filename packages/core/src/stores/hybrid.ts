@@ -103,6 +103,11 @@ export class HybridStore implements SessionStore {
   }
 
   async get(id: string): Promise<StoredSession | undefined> {
+    if (this.#caching && this.#cache.has(id)) {
+      // Let the event loop read sockets that are already readable: an announcement that left Redis
+      // before this read began is then applied before the cache is consulted.
+      await yieldToIo()
+    }
     if (this.#caching) {
       const hit = this.#cache.get(id)
       if (hit !== undefined) {
@@ -117,7 +122,7 @@ export class HybridStore implements SessionStore {
     const flight = this.#begin(id)
     let record: Awaited<ReturnType<RedisStore['read']>>
     try {
-      record = await this.redis.read(id)
+      record = await this.redis.read(id, this.#caching)
     } finally {
       this.#end(id, flight)
     }
@@ -134,7 +139,7 @@ export class HybridStore implements SessionStore {
     const flight = this.#begin(id)
     let outcome: Awaited<ReturnType<RedisStore['apply']>>
     try {
-      outcome = await this.redis.apply(id, change)
+      outcome = await this.redis.apply(id, change, this.#caching)
     } finally {
       this.#end(id, flight)
       this.#invalidate(id)
@@ -367,6 +372,10 @@ export class HybridStore implements SessionStore {
   #fresh(flight: Flight): boolean {
     return this.#caching && !flight.stale && flight.epoch === this.#epoch
   }
+}
+
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 function copy(session: StoredSession): StoredSession {

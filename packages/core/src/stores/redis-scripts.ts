@@ -20,14 +20,32 @@ function script(source: string): Script {
   return { source, sha: createHash('sha1').update(source).digest('hex') }
 }
 
+// Other processes' HybridStores that read this session register as holders (`h:<origin>`).
+// A change drops their registrations and says so, so the writer can wait for the announcement to
+// be delivered before it returns (see RedisStore#barrier).
+const RELEASE_HOLDERS = `
+local function release_holders(key, origin)
+  local foreign = 0
+  local mine = 'h:' .. origin
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(field, 1, 2) == 'h:' and field ~= mine then
+      redis.call('HDEL', key, field)
+      foreign = 1
+    end
+  end
+  return foreign
+end
+`
+
 /**
  * ARGV: create, createdAt, touchedAt, established, ttl (ms), expiresAt, owner, channel, message,
- * number of set pairs, then key/value pairs, then keys to unset.
- * Returns 0 (no session and create was false: nothing written), 1 (updated) or 2 (created).
+ * origin, hold, number of set pairs, then key/value pairs, then keys to unset.
+ * Returns 0 (no session and create was false: nothing written), else 1 (updated) or 2 (created),
+ * plus 4 when other processes held the session in their cache.
  * A write that finds no session and may not create one writes nothing: that is how destroy()
  * wins against a request that loaded the session before a logout and commits after it.
  */
-export const WRITE = script(`
+export const WRITE = script(`${RELEASE_HOLDERS}
 local key = KEYS[1]
 local kind = redis.call('TYPE', key).ok
 local created = 0
@@ -44,8 +62,8 @@ if t == nil or tonumber(ARGV[3]) >= t then
 end
 if ARGV[4] == '1' then redis.call('HSET', key, 'e', '1') end
 if ARGV[7] ~= '' then redis.call('HSET', key, 'o', ARGV[7]) end
-local i = 11
-for _ = 1, tonumber(ARGV[10]) do
+local i = 13
+for _ = 1, tonumber(ARGV[12]) do
   redis.call('HSET', key, 'd:' .. ARGV[i], ARGV[i + 1])
   i = i + 2
 end
@@ -53,15 +71,17 @@ while i <= #ARGV do
   redis.call('HDEL', key, 'd:' .. ARGV[i])
   i = i + 1
 end
+local foreign = release_holders(key, ARGV[10])
+if ARGV[11] == '1' then redis.call('HSET', key, 'h:' .. ARGV[10], '1') end
 if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9]) end
-return created + 1
+return created + 1 + 4 * foreign
 `)
 
 /**
- * ARGV: touchedAt, ttl (ms), expiresAt, channel, message.
- * Returns 0 when there is no session, else the owner ('' for none) so the user index can follow.
+ * ARGV: touchedAt, ttl (ms), expiresAt, channel, message, origin.
+ * Returns 0 when there is no session, else { owner ('' for none), 1 if others held it, else 0 }.
  */
-export const TOUCH = script(`
+export const TOUCH = script(`${RELEASE_HOLDERS}
 local key = KEYS[1]
 if redis.call('TYPE', key).ok ~= 'hash' then return 0 end
 local t = tonumber(redis.call('HGET', key, 't'))
@@ -69,18 +89,37 @@ if t == nil or tonumber(ARGV[1]) >= t then
   redis.call('HSET', key, 't', ARGV[1], 'x', ARGV[3])
   redis.call('PEXPIRE', key, ARGV[2])
 end
+local foreign = release_holders(key, ARGV[6])
 if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
-return redis.call('HGET', key, 'o') or ''
+return { redis.call('HGET', key, 'o') or '', foreign }
 `)
 
-/** ARGV: channel, message. Returns the owner of the removed session, '' for none. */
-export const DESTROY = script(`
+/** ARGV: channel, message, origin. Returns { owner ('' for none), 1 if others held it, else 0 }. */
+export const DESTROY = script(`${RELEASE_HOLDERS}
 local key = KEYS[1]
 local owner = ''
-if redis.call('TYPE', key).ok == 'hash' then owner = redis.call('HGET', key, 'o') or '' end
+local foreign = 0
+if redis.call('TYPE', key).ok == 'hash' then
+  owner = redis.call('HGET', key, 'o') or ''
+  foreign = release_holders(key, ARGV[3])
+end
 redis.call('DEL', key)
 if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
-return owner
+return { owner, foreign }
+`)
+
+/**
+ * A HybridStore's cache-filling read: HGETALL, registering the reader as a holder (ARGV: origin)
+ * so that writers elsewhere know to wait for their announcement to reach it.
+ * Returns the flat field list ({} for no session), or 0 for a key of another type.
+ */
+export const READ = script(`
+local key = KEYS[1]
+local kind = redis.call('TYPE', key).ok
+if kind == 'none' then return {} end
+if kind ~= 'hash' then return 0 end
+redis.call('HSET', key, 'h:' .. ARGV[1], '1')
+return redis.call('HGETALL', key)
 `)
 
 /**

@@ -8,7 +8,7 @@ import {
   type Subscription,
   type SubscriptionEvents,
 } from './redis-client.js'
-import { DESTROY, INDEX, runScript, type Script, TOUCH, WRITE } from './redis-scripts.js'
+import { DESTROY, INDEX, READ, runScript, type Script, TOUCH, WRITE } from './redis-scripts.js'
 import type { SessionStore, SessionWrite, StoredSession } from './store.js'
 
 export interface RedisStoreOptions {
@@ -113,11 +113,16 @@ export class RedisStore implements SessionStore {
     return (await this.read(id))?.session
   }
 
-  /** The session with its expiry; garbage under the key reads as a record the core rejects. */
-  async read(id: string): Promise<RedisRecord | undefined> {
+  /**
+   * The session with its expiry; garbage under the key reads as a record the core rejects.
+   * `hold` registers this store as a holder of a cached copy (HybridStore), so that writers in
+   * other processes wait until their invalidation has been delivered.
+   */
+  async read(id: string, hold = false): Promise<RedisRecord | undefined> {
+    const key = this.keyOf(id)
     let reply: unknown
     try {
-      reply = await this.#send(this.keyOf(id), ['HGETALL', this.keyOf(id)])
+      reply = hold ? await this.#script(READ, key, [this.origin]) : await this.#send(key, ['HGETALL', key])
     } catch (error) {
       if (replyMessage(error).startsWith('WRONGTYPE')) return { session: corrupt(), expiresAt: 0 }
       throw error
@@ -151,7 +156,7 @@ export class RedisStore implements SessionStore {
    * With an owner, the user index is updated first: if that fails nothing is written, so a session
    * can never exist outside its owner's index (which would survive "log out everywhere").
    */
-  async apply(id: string, change: SessionWrite): Promise<RedisWriteOutcome> {
+  async apply(id: string, change: SessionWrite, hold = false): Promise<RedisWriteOutcome> {
     if (change.owner !== undefined) await this.#index(change.owner, id, change.expiresAt)
     const keys = Object.keys(change.set)
     const args = [
@@ -163,30 +168,37 @@ export class RedisStore implements SessionStore {
       String(change.expiresAt),
       change.owner ?? '',
       ...this.#notice(id),
+      this.origin,
+      hold ? '1' : '0',
       String(keys.length),
     ]
     for (const key of keys) args.push(key, change.set[key]!)
     for (const key of change.unset) args.push(key)
     const result = Number(await this.#script(WRITE, this.keyOf(id), args))
-    return result === 2 ? 'created' : result === 1 ? 'updated' : 'gone'
+    if (result >= 4) await this.#barrier(this.keyOf(id))
+    const outcome = result % 4
+    return outcome === 2 ? 'created' : outcome === 1 ? 'updated' : 'gone'
   }
 
   async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
-    const owner = await this.#script(TOUCH, this.keyOf(id), [
+    const reply = await this.#script(TOUCH, this.keyOf(id), [
       String(touchedAt),
       String(ttlOf(expiresAt)),
       String(expiresAt),
       ...this.#notice(id),
+      this.origin,
     ])
-    if (typeof owner !== 'string') return false
+    if (!Array.isArray(reply)) return false
+    const owner = String(reply[0])
+    if (Number(reply[1]) === 1) await this.#barrier(this.keyOf(id))
     // The session lives longer now; its index entry must not be pruned before it.
     if (owner !== '') await this.#index(owner, id, expiresAt)
     return true
   }
 
   async destroy(id: string): Promise<void> {
-    const owner = await this.#script(DESTROY, this.keyOf(id), this.#notice(id))
-    if (typeof owner === 'string' && owner !== '') {
+    const owner = await this.#end(id)
+    if (owner !== '') {
       await this.#send(this.userKeyOf(owner), ['ZREM', this.userKeyOf(owner), id])
     }
   }
@@ -218,8 +230,7 @@ export class RedisStore implements SessionStore {
     const ended: string[] = []
     await Promise.all(
       members.map(async (id) => {
-        const owner = await this.#script(DESTROY, this.keyOf(id), this.#notice(id))
-        if (owner === userId) ended.push(id)
+        if ((await this.#end(id)) === userId) ended.push(id)
       }),
     )
     if (members.length > 0) await this.#send(index, ['ZREM', index, ...members])
@@ -267,6 +278,24 @@ export class RedisStore implements SessionStore {
   /** Publishes on the invalidation channel. @internal */
   async announce(message: string): Promise<void> {
     await this.#send(undefined, ['PUBLISH', this.channel, message])
+  }
+
+  /** Deletes a session; returns its owner ('' for none). */
+  async #end(id: string): Promise<string> {
+    const key = this.keyOf(id)
+    const reply = (await this.#script(DESTROY, key, [...this.#notice(id), this.origin])) as unknown[]
+    if (Number(reply[1]) === 1) await this.#barrier(key)
+    return String(reply[0])
+  }
+
+  /**
+   * Waits until Redis has flushed the announcement of a change to the subscribers: Redis writes
+   * the script's reply to this client before the PUBLISH to the others within one event-loop turn,
+   * so one more round trip (served in a later turn) guarantees the announcement left the server
+   * before this call returns. Only paid when another process held the session in its cache.
+   */
+  async #barrier(key: string): Promise<void> {
+    if (this.#publish) await this.#send(key, ['EXISTS', key])
   }
 
   #notice(id: string): [string, string] {

@@ -1,0 +1,228 @@
+import { type ChildProcess, fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { HybridStore, Metrics, SessionManager, type StoredSession } from '@tether/core'
+import { expect } from 'chai'
+import type { Redis } from 'ioredis'
+import { ioredisClient, nodeRedisClient, type TestClient } from '../support/redis-clients.js'
+import {
+  parseCommandStats,
+  type RedisServerHandle,
+  redisCli,
+  sharedRedisServer,
+  startRedisServer,
+  uniquePrefix,
+} from '../support/redis-server.js'
+import { SessionBrowser } from '../support/redis-session-client.js'
+import { describeStoreContract, newStoreId, writeOf } from '../support/store-contract.js'
+
+const SECRET = 'redis-hybrid-test-secret-0123456789abcdef'
+
+async function contractStore(connect: (s: RedisServerHandle) => Promise<TestClient>): Promise<HybridStore> {
+  const c = await connect(await sharedRedisServer())
+  const store = new HybridStore({ client: c.client as never, prefix: uniquePrefix('hybrid') })
+  await store.ready()
+  const close = store.close.bind(store)
+  store.close = async () => {
+    await close()
+    await c.close()
+  }
+  return store
+}
+
+describeStoreContract('HybridStore (ioredis)', () => contractStore(ioredisClient))
+describeStoreContract('HybridStore (node-redis v5)', () => contractStore(nodeRedisClient))
+
+/** Polls `check` every 20 ms until it holds, for at most `ms`. */
+async function eventually(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+describe('HybridStore cache', () => {
+  let server: RedisServerHandle
+  let c: TestClient
+  let store: HybridStore
+  let metrics: Metrics
+
+  before(async () => {
+    // A server of its own, so the command counts below are this file's alone.
+    server = await startRedisServer()
+    c = await ioredisClient(server)
+  })
+
+  after(async () => {
+    await c.close()
+    await server.stop()
+  })
+
+  beforeEach(async () => {
+    store = new HybridStore({ client: c.client as never, prefix: uniquePrefix('cache'), maxEntries: 50 })
+    metrics = new Metrics()
+    store.attachMetrics(metrics)
+    await store.ready()
+  })
+
+  afterEach(async () => {
+    await store.close()
+  })
+
+  it('serves reads of a session it wrote from memory: no Redis command, counted as cache hits', async () => {
+    const manager = new SessionManager({ secret: SECRET, store, metrics })
+    const browser = new SessionBrowser(manager)
+    await browser.request((s) => s.set('count', 1))
+    await redisCli(server, 'CONFIG', 'RESETSTAT')
+    for (let i = 0; i < 10; i++) expect(await browser.request((s) => s.get('count'))).to.equal(1)
+    const stats = parseCommandStats(await redisCli(server, 'INFO', 'commandstats'))
+    expect(stats).to.not.have.property('hgetall')
+    expect(stats).to.not.have.property('evalsha')
+    expect(metrics.get('cacheHits')).to.equal(10)
+    expect(metrics.get('cacheMisses')).to.equal(0)
+  })
+
+  it('fills the cache on a miss and keeps the changes of its own writes', async () => {
+    const id = newStoreId()
+    await store.redis.write(id, writeOf({ set: { a: '1' } })) // written around the cache
+    expect((await store.get(id))?.fields).to.deep.equal({ a: '1' })
+    expect(metrics.get('cacheMisses')).to.equal(1)
+    await store.write(id, writeOf({ set: { b: '2' }, create: false }))
+    expect((await store.get(id))?.fields).to.deep.equal({ a: '1', b: '2' })
+    expect(metrics.get('cacheHits')).to.equal(1)
+  })
+
+  it('never holds more than maxEntries sessions', async () => {
+    for (let i = 0; i < 80; i++) await store.write(newStoreId(), writeOf({ set: { i: String(i) } }))
+    expect(store.cached).to.equal(50)
+  })
+
+  it('drops a session from the cache when destroyed', async () => {
+    const id = newStoreId()
+    await store.write(id, writeOf({ set: { a: '1' } }))
+    await store.destroy(id)
+    expect(await store.get(id)).to.equal(undefined)
+    expect(await store.write(id, writeOf({ set: { a: '2' }, create: false }))).to.equal(false)
+  })
+
+  it('goes cold while its invalidation connection is down, and warms up again once it is back', async () => {
+    const id = newStoreId()
+    await store.write(id, writeOf({ set: { a: '1' } }))
+    expect(store.cached).to.equal(1)
+    // Kill every pub/sub connection: announcements published now would be lost to this store.
+    await redisCli(server, 'CLIENT', 'KILL', 'TYPE', 'pubsub')
+    await eventually(() => !store.caching)
+    expect(store.cached).to.equal(0)
+    // A change made behind its back while it cannot hear about it…
+    await store.redis.write(id, writeOf({ set: { a: '2' }, create: false }))
+    await (c.client as Redis).hset(store.redis.keyOf(id), 'd:a', '3')
+    // …is what it reads, from Redis.
+    expect((await store.get(id))?.fields).to.deep.equal({ a: '3' })
+    await eventually(() => store.caching)
+  })
+})
+
+/** A child process with its own HybridStore on the same Redis, driven over IPC. */
+class Peer {
+  readonly child: ChildProcess
+  #seq = 0
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  readonly ready: Promise<unknown>
+
+  constructor(url: string, prefix: string) {
+    this.child = fork(fileURLToPath(new URL('./fixtures/hybrid-peer.ts', import.meta.url)), {
+      execArgv: ['--import', 'tsx', '--conditions', 'tether-source'],
+      env: { ...process.env, PEER_REDIS_URL: url, PEER_PREFIX: prefix },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    this.ready = new Promise((resolve, reject) => {
+      this.#pending.set(0, { resolve, reject })
+      this.child.once('exit', (code) => reject(new Error(`peer exited with ${code}`)))
+    })
+    this.child.on('message', (message: { seq: number; ok: boolean; result: unknown }) => {
+      const pending = this.#pending.get(message.seq)
+      this.#pending.delete(message.seq)
+      if (message.ok) pending?.resolve(message.result)
+      else pending?.reject(new Error(String(message.result)))
+    })
+  }
+
+  send(op: string, id: string, extra: Record<string, unknown> = {}): Promise<unknown> {
+    const seq = ++this.#seq
+    return new Promise((resolve, reject) => {
+      this.#pending.set(seq, { resolve, reject })
+      this.child.send({ seq, op, id, ...extra })
+    })
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return
+    const exited = new Promise((resolve) => this.child.once('exit', resolve))
+    await this.send('close', '').catch(() => undefined)
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000)
+    await exited
+    clearTimeout(timer)
+  }
+}
+
+describe('HybridStore coherence across two processes on one Redis', () => {
+  let server: RedisServerHandle
+  let c: TestClient
+  let store: HybridStore
+  let peer: Peer
+  let prefix: string
+
+  before(async function () {
+    this.timeout(30_000)
+    server = await sharedRedisServer()
+    c = await ioredisClient(server)
+    prefix = uniquePrefix('two')
+    store = new HybridStore({ client: c.client as never, prefix })
+    peer = new Peer(server.url, prefix)
+    await Promise.all([store.ready(), peer.ready])
+  })
+
+  after(async () => {
+    await peer?.close()
+    await store?.close()
+    await c?.close()
+  })
+
+  it("process B writes, process A's next read sees B's write (200 rounds)", async function () {
+    this.timeout(30_000)
+    const id = newStoreId()
+    await store.write(id, writeOf({ set: { n: '0' } }))
+    let stale = 0
+    for (let round = 1; round <= 200; round++) {
+      // A has the session cached (a hit, no round trip)…
+      expect((await store.get(id))?.fields.n).to.be.a('string')
+      // …B changes it in its own process…
+      expect(await peer.send('write', id, { set: { n: String(round) } })).to.equal(true)
+      // …and A's very next read shows B's change.
+      const seen = (await store.get(id)) as StoredSession
+      if (seen.fields.n !== String(round)) stale++
+    }
+    expect(stale).to.equal(0)
+  })
+
+  it("process B destroys (a logout on another node), process A's next read finds nothing", async () => {
+    for (let round = 0; round < 50; round++) {
+      const id = newStoreId()
+      await store.write(id, writeOf({ set: { user: '"alice"' } }))
+      expect(await store.get(id)).to.not.equal(undefined)
+      await peer.send('destroy', id)
+      expect(await store.get(id)).to.equal(undefined)
+      // And A's in-flight request cannot bring it back.
+      expect(await store.write(id, writeOf({ set: { late: '1' }, create: false }))).to.equal(false)
+    }
+  })
+
+  it("A's own writes after B's change keep B's keys (atomic per-key writes under the cache)", async () => {
+    const id = newStoreId()
+    await store.write(id, writeOf({ set: { a: '1' } }))
+    await peer.send('write', id, { set: { b: '2' } })
+    await store.write(id, writeOf({ set: { c: '3' }, create: false }))
+    expect((await store.get(id))?.fields).to.deep.equal({ a: '1', b: '2', c: '3' })
+    expect(await peer.send('get', id)).to.deep.include({ fields: { a: '1', b: '2', c: '3' } })
+  })
+})
