@@ -1,0 +1,318 @@
+import { createHash, randomBytes } from 'node:crypto'
+import http from 'node:http'
+import { HashRing } from '@tether/cluster'
+import { expect } from 'chai'
+import WebSocket from 'ws'
+import { type ClusterFixture, startClusterFixture } from '../support/cluster-fixture.js'
+import { rawExchange, request } from '../support/http-client.js'
+import { type ClusterSession, createSession, sessionsOnEveryWorker } from '../support/sessions.js'
+import { FIXTURE_SECRET } from './fixtures/session-cluster.js'
+
+const ROUTES = ['w0', 'w1', 'w2']
+
+/** The worker route in a raw HTTP response's JSON body. */
+function routeIn(response: string): string | undefined {
+  return /"route":"([^"]+)"/.exec(response)?.[1]
+}
+
+describe('cluster routing', function () {
+  this.timeout(60_000)
+  let cluster: ClusterFixture
+  let sessions: Map<string, ClusterSession>
+
+  before(async () => {
+    cluster = await startClusterFixture({
+      workers: 3,
+      host: '127.0.0.1',
+      secret: FIXTURE_SECRET,
+      trustedProxies: ['loopback'],
+      maxHeaderSize: 4096,
+      headersTimeout: 600,
+    })
+    sessions = await sessionsOnEveryWorker(cluster.port, ROUTES)
+  })
+  after(async () => cluster?.close())
+
+  describe('cookie strategy', () => {
+    it('keeps 100 sessions on their worker across 10 requests each', async () => {
+      const created: ClusterSession[] = []
+      for (let i = 0; i < 100; i++)
+        created.push(await createSession(cluster.port, `s${i}`, `192.0.2.${i + 1}`))
+      expect(new Set(created.map((s) => s.route)).size, 'sessions spread over the workers').to.equal(3)
+      for (let round = 0; round < 10; round++) {
+        const responses = await Promise.all(
+          created.map((s) =>
+            request(cluster.port, '/', { headers: { cookie: s.cookie, 'x-forwarded-for': '203.0.113.1' } }),
+          ),
+        )
+        responses.forEach((r, i) => {
+          expect(r.body.route).to.equal(created[i]!.route)
+          expect(r.body.user).to.equal(`s${i}`)
+        })
+      }
+    })
+
+    it('ignores a cookie whose MAC does not verify (when the primary has the secret)', async () => {
+      const owner = sessions.get('w1')!
+      const parts = owner.value.split('.')
+      const forged = `${parts[0]}.${parts[1]}.${'A'.repeat(22)}`
+      // An address the ring does not give to w1, so a followed forged route would show.
+      let ip = ''
+      const ring = new HashRing(ROUTES)
+      for (let i = 1; ring.get(ip) === 'w1' || ip === ''; i++) ip = `203.0.113.${i}`
+      const response = await request(cluster.port, '/', {
+        headers: { cookie: `tether.sid=${forged}`, 'x-forwarded-for': ip },
+      })
+      expect(response.body.route).to.equal(ring.get(ip))
+      expect(response.body.user).to.equal(null)
+    })
+  })
+
+  describe('url-param strategy', () => {
+    it('routes on the session value in the query string', async () => {
+      for (const [route, session] of sessions) {
+        const response = await request(cluster.port, `/?tether.sid=${encodeURIComponent(session.value)}`, {
+          headers: { 'x-forwarded-for': '203.0.113.77' },
+        })
+        expect(response.body.route).to.equal(route)
+      }
+    })
+  })
+
+  describe('client-ip strategy', () => {
+    it("sends a client address to the ring's pick, every time", async () => {
+      const ring = new HashRing(ROUTES)
+      for (let i = 1; i <= 20; i++) {
+        const ip = i % 2 === 0 ? `2001:db8::${i}` : `198.18.0.${i}`
+        for (let j = 0; j < 2; j++) {
+          const response = await request(cluster.port, '/', { headers: { 'x-forwarded-for': ip } })
+          expect(response.body.route, ip).to.equal(ring.get(ip))
+        }
+      }
+    })
+  })
+
+  describe('request heads over the wire', () => {
+    const head = (session: ClusterSession) =>
+      Buffer.from(
+        `GET /?split HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: theme=dark; ${session.cookie}\r\nConnection: close\r\n\r\n`,
+      )
+
+    it('routes correctly whatever byte offset the head is split at', async () => {
+      const session = sessions.get('w2')!
+      const bytes = head(session)
+      const offsets = Array.from({ length: bytes.length - 1 }, (_, i) => i + 1)
+      // In batches, so the machine is not flooded.
+      for (let start = 0; start < offsets.length; start += 25) {
+        const batch = offsets.slice(start, start + 25)
+        const results = await Promise.all(
+          batch.map((offset) =>
+            rawExchange(cluster.port, [bytes.subarray(0, offset), bytes.subarray(offset)], { gap: 5 }),
+          ),
+        )
+        results.forEach((r, i) => {
+          expect(r.response, `split at ${batch[i]}`).to.match(/^HTTP\/1\.1 200/)
+          expect(routeIn(r.response), `split at ${batch[i]}`).to.equal('w2')
+        })
+      }
+    })
+
+    it('routes correctly when the head arrives one byte at a time', async () => {
+      const bytes = head(sessions.get('w0')!)
+      const chunks = Array.from(bytes, (b) => Buffer.from([b]))
+      const { response } = await rawExchange(cluster.port, chunks, { gap: 1 })
+      expect(routeIn(response)).to.equal('w0')
+    })
+
+    it('delivers a 1 MiB binary body intact (checksum)', async () => {
+      const body = randomBytes(1024 * 1024)
+      const session = sessions.get('w1')!
+      const response = await request(cluster.port, '/echo', {
+        method: 'POST',
+        body,
+        headers: { cookie: session.cookie, 'content-type': 'application/octet-stream' },
+      })
+      expect(response.body).to.deep.equal({
+        route: 'w1',
+        bytes: body.length,
+        sha256: createHash('sha256').update(body).digest('hex'),
+      })
+    })
+  })
+
+  describe('bad request heads', () => {
+    it('answers an oversized head with 431 and closes', async () => {
+      const huge = `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(5000)}\r\n\r\n`
+      const { response, closed } = await rawExchange(cluster.port, [huge])
+      expect(response).to.match(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/)
+      expect(response).to.include('Connection: close')
+      expect(closed).to.equal(true)
+    })
+
+    it('answers a head that never completes (slowloris) with 408 and closes', async () => {
+      const started = Date.now()
+      const { response, closed } = await rawExchange(
+        cluster.port,
+        ['GET / HTTP/1.1\r\n', 'Host: x\r\n', 'X-A: 1\r\n'],
+        {
+          gap: 200,
+        },
+      )
+      expect(response).to.match(/^HTTP\/1\.1 408 Request Timeout\r\n/)
+      expect(closed).to.equal(true)
+      expect(Date.now() - started).to.be.below(5_000)
+    })
+
+    it('answers garbage with 400 and closes', async () => {
+      for (const garbage of ['\x16\x03\x01\x02\x00', 'hello\r\n', 'GET /\r\n\r\n']) {
+        const { response, closed } = await rawExchange(cluster.port, [garbage])
+        expect(response, JSON.stringify(garbage)).to.match(/^HTTP\/1\.1 400 Bad Request\r\n/)
+        expect(closed).to.equal(true)
+      }
+    })
+
+    it('counts every rejection by reason', async () => {
+      const metrics = await cluster.metrics()
+      expect(metrics.rejected.tooLarge).to.be.at.least(1)
+      expect(metrics.rejected.timeout).to.be.at.least(1)
+      expect(metrics.rejected.badRequest).to.be.at.least(3)
+    })
+  })
+
+  describe('keep-alive', () => {
+    it('closes a connection whose next request belongs to another worker, so it is routed afresh', async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+      const a = sessions.get('w0')!
+      const b = sessions.get('w1')!
+      try {
+        const first = await request(cluster.port, '/', { agent, headers: { cookie: a.cookie } })
+        expect(first.body.route).to.equal('w0')
+        expect(first.headers.connection).to.equal('keep-alive')
+        // Same pooled connection, other session: the owner of the connection answers, and closes it.
+        const second = await request(cluster.port, '/', { agent, headers: { cookie: b.cookie } })
+        expect(second.body).to.include({ route: 'w0', misrouted: true })
+        expect(second.headers.connection).to.equal('close')
+        const third = await request(cluster.port, '/', { agent, headers: { cookie: b.cookie } })
+        expect(third.body).to.include({ route: 'w1', misrouted: false })
+        const fourth = await request(cluster.port, '/', { agent, headers: { cookie: b.cookie } })
+        expect(fourth.body).to.include({ route: 'w1', misrouted: false })
+      } finally {
+        agent.destroy()
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250)) // workers report every 100 ms
+      expect((await cluster.metrics()).misroutes).to.be.at.least(1)
+    })
+  })
+
+  describe('long-lived connections', () => {
+    it('routes WebSocket upgrades to the session owner', async () => {
+      for (const route of ['w1', 'w2']) {
+        const ws = new WebSocket(`ws://127.0.0.1:${cluster.port}/socket`, {
+          headers: { cookie: sessions.get(route)!.cookie },
+        })
+        const messages: string[] = []
+        await new Promise<void>((resolve, reject) => {
+          ws.on('message', (data) => {
+            messages.push(String(data))
+            if (messages.length === 1) ws.send('ping')
+            else ws.close()
+          })
+          ws.on('close', () => resolve())
+          ws.on('error', reject)
+        })
+        expect(messages).to.deep.equal([`hello from ${route}`, `${route}:ping`])
+      }
+    })
+
+    it('routes server-sent events to the session owner', async () => {
+      const response = await request(cluster.port, '/sse', {
+        headers: { cookie: sessions.get('w2')!.cookie },
+      })
+      expect(response.text).to.equal('data: w2 0\n\ndata: w2 1\n\ndata: w2 2\n\n')
+    })
+  })
+
+  describe('metrics', () => {
+    it('counts connections per worker and per strategy', async () => {
+      const metrics = await cluster.metrics()
+      expect(metrics.routedBy.cookie).to.be.above(1000)
+      expect(metrics.routedBy['client-ip']).to.be.above(100)
+      expect(metrics.routedBy['url-param']).to.equal(3)
+      expect(metrics.slots.map((s) => s.route)).to.deep.equal(ROUTES)
+      for (const slot of metrics.slots) expect(slot.routed).to.be.above(100)
+      expect(metrics.routed).to.equal(metrics.slots.reduce((sum, s) => sum + s.routed, 0))
+    })
+  })
+})
+
+describe('cluster routing with PROXY protocol', function () {
+  this.timeout(30_000)
+  let cluster: ClusterFixture
+  const ring = new HashRing(['w0', 'w1'])
+
+  before(async () => {
+    cluster = await startClusterFixture({
+      workers: 2,
+      host: '::',
+      strategies: ['proxy-protocol', 'cookie'],
+      trustedProxies: ['127.0.0.1'],
+    })
+  })
+  after(async () => cluster?.close())
+
+  const http1 = 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+
+  it('hashes the client address of a v1 header from a trusted balancer', async () => {
+    for (const ip of ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4']) {
+      const { response } = await rawExchange(
+        cluster.port,
+        [`PROXY TCP4 ${ip} 10.0.0.1 40000 80\r\n`, http1],
+        { gap: 5 },
+      )
+      expect(routeIn(response), ip).to.equal(ring.get(ip))
+    }
+  })
+
+  it('hashes the client address of a v2 header, split across reads', async () => {
+    const sig = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]
+    for (const last of [7, 8, 9]) {
+      const header = Buffer.from([
+        ...sig,
+        0x21,
+        0x11,
+        0,
+        12,
+        203,
+        0,
+        113,
+        last,
+        10,
+        0,
+        0,
+        1,
+        0x9c,
+        0x40,
+        0,
+        80,
+      ])
+      const { response } = await rawExchange(
+        cluster.port,
+        [header.subarray(0, 10), header.subarray(10), http1],
+        { gap: 5 },
+      )
+      expect(routeIn(response)).to.equal(ring.get(`203.0.113.${last}`))
+    }
+  })
+
+  it('does not read PROXY headers from untrusted peers (400)', async () => {
+    const { response } = await rawExchange(cluster.port, [`PROXY TCP4 1.2.3.4 10.0.0.1 1 80\r\n${http1}`], {
+      host: '::1',
+    })
+    expect(response).to.match(/^HTTP\/1\.1 400/)
+  })
+
+  it('serves plain HTTP from a trusted peer that sends no PROXY header', async () => {
+    const { response } = await rawExchange(cluster.port, [http1])
+    expect(response).to.match(/^HTTP\/1\.1 200/)
+  })
+})
