@@ -1,0 +1,115 @@
+import { fromExpressSessionStore, RedisStore, storeIdOf, toExpressSessionStore } from '@tether/core'
+import { stickySession } from '@tether/express'
+import { expect } from 'chai'
+import { RedisStore as ConnectRedisStore } from 'connect-redis'
+import express from 'express'
+import session from 'express-session'
+import request from 'supertest'
+import { ioredisClient, nodeRedisClient, type TestClient } from '../support/redis-clients.js'
+import { sharedRedisServer, uniquePrefix } from '../support/redis-server.js'
+import { cookieFrom } from '../support/session-cookie.js'
+
+const SECRET = 'redis-interop-test-secret-0123456789abcdef'
+
+/** Every value stored under a prefix, read raw through node-redis. */
+async function rawValues(c: TestClient, prefix: string): Promise<string> {
+  const client = c.client as unknown as { sendCommand(args: string[]): Promise<unknown> }
+  let out = ''
+  let cursor = '0'
+  do {
+    const [next, keys] = (await client.sendCommand(['SCAN', cursor, 'MATCH', `${prefix}*`])) as [
+      string,
+      string[],
+    ]
+    cursor = next
+    for (const key of keys) {
+      const type = String(await client.sendCommand(['TYPE', key]))
+      const value = await client.sendCommand([type === 'hash' ? 'HGETALL' : 'GET', key])
+      out += `${key} ${JSON.stringify(value)}\n`
+    }
+  } while (cursor !== '0')
+  return out
+}
+
+describe('connect-redis v9 (node-redis) as the store of @tether/express', () => {
+  let c: TestClient
+
+  before(async () => {
+    c = await nodeRedisClient(await sharedRedisServer())
+  })
+
+  after(async () => {
+    await c.close()
+  })
+
+  it('keeps sessions through fromExpressSessionStore, encrypted at rest', async () => {
+    const prefix = uniquePrefix('connect-redis')
+    const store = fromExpressSessionStore(new ConnectRedisStore({ client: c.client, prefix }))
+    const app = express()
+    app.use(stickySession({ secret: SECRET, store }))
+    app.get('/count', (req, res) => {
+      const count = ((req.session.get('count') as number | undefined) ?? 0) + 1
+      req.session.set('count', count)
+      req.session.set('secretNote', 'plaintext-note')
+      res.json({ count })
+    })
+    app.post('/logout', async (req, res) => {
+      await req.session.destroy()
+      res.end()
+    })
+    const first = await request(app).get('/count').expect(200, { count: 1 })
+    const cookie = cookieFrom(first)
+    for (let i = 2; i <= 4; i++)
+      await request(app).get('/count').set('Cookie', cookie).expect(200, { count: i })
+    const raw = await rawValues(c, prefix)
+    const token = cookie.split('=')[1]!.split('.')[0]!
+    expect(raw).to.include(storeIdOf(token))
+    expect(raw).to.not.include(token)
+    expect(raw).to.not.include('plaintext-note')
+    await request(app).post('/logout').set('Cookie', cookie).expect(200)
+    expect(await rawValues(c, prefix)).to.equal('')
+    await request(app).get('/count').set('Cookie', cookie).expect(200, { count: 1 })
+  })
+})
+
+describe('RedisStore as the store of express-session', () => {
+  for (const connect of [ioredisClient, nodeRedisClient]) {
+    it(`keeps, counts and destroys sessions (${connect.name})`, async () => {
+      const c = await connect(await sharedRedisServer())
+      try {
+        const redisStore = new RedisStore({ client: c.client as never, prefix: uniquePrefix('es') })
+        const app = express()
+        app.use(
+          session({
+            secret: SECRET,
+            store: toExpressSessionStore(redisStore, session) as session.Store,
+            resave: false,
+            saveUninitialized: false,
+            cookie: { maxAge: 60_000 },
+          }),
+        )
+        app.get('/count', (req, res) => {
+          const s = req.session as unknown as { n?: number }
+          s.n = (s.n ?? 0) + 1
+          res.json({ n: s.n })
+        })
+        app.post('/logout', (req, res) =>
+          (req.session as unknown as session.Session).destroy(() => res.end()),
+        )
+        const agent = request.agent(app)
+        await agent.get('/count').expect(200, { n: 1 })
+        for (let i = 2; i <= 3; i++) await agent.get('/count').expect(200, { n: i })
+        const ids = await redisStore.ids()
+        expect(ids).to.have.length(1)
+        // The key is the hash of express-session's id, never the id itself; TTL follows the cookie.
+        const ttl = await redisStore.read(ids[0]!)
+        expect(ttl?.expiresAt).to.be.within(Date.now() + 50_000, Date.now() + 60_001)
+        await agent.post('/logout').expect(200)
+        expect(await redisStore.ids()).to.deep.equal([])
+        await agent.get('/count').expect(200, { n: 1 })
+      } finally {
+        await c.close()
+      }
+    })
+  }
+})
