@@ -84,15 +84,16 @@ export class Router {
   }
 
   /** The worker for a connection, or undefined when no worker is alive. */
-  choose(input: RoutingInput, excluded?: ReadonlySet<string>): RouteChoice | undefined {
+  choose(input: RoutingInput, excluded?: ReadonlySet<PoolWorker>): RouteChoice | undefined {
     const ring = excluded === undefined || excluded.size === 0 ? this.#pool.ring : this.#ringWithout(excluded)
     for (const [name, strategy] of this.#strategies) {
       const decision = strategy(input)
       if (decision === undefined) continue
       if ('route' in decision) {
         const route = decision.route
-        const owner = excluded?.has(route) ? undefined : this.#pool.ready(route)
-        if (owner !== undefined) return { worker: owner, by: name, connectionRoute: undefined }
+        const owner = this.#pool.ready(route)
+        if (owner !== undefined && excluded?.has(owner) !== true)
+          return { worker: owner, by: name, connectionRoute: undefined }
         // Another node's route (several machines behind a balancer) means nothing here.
         if (!this.#pool.owns(route)) continue
         // Its owner is down: the ring's pick among the living, the same for all of its sessions.
@@ -183,7 +184,7 @@ export class Router {
     bytes: Buffer,
     input: RoutingInput,
     attempt: number,
-    excluded?: Set<string>,
+    excluded?: Set<PoolWorker>,
   ): void {
     let choice = this.choose(input, excluded)
     let by: RoutedBy | undefined = choice?.by
@@ -220,7 +221,8 @@ export class Router {
       }
       this.#metrics.handoffRetries++
       const next = new Set(excluded)
-      next.add(worker.route)
+      // Only this process is excluded: a replacement in the same slot may take the connection.
+      next.add(worker)
       this.#dispatch(socket, bytes, input, attempt + 1, next)
     })
   }
@@ -242,9 +244,12 @@ export class Router {
     return route === undefined ? undefined : this.#pool.ready(route)
   }
 
-  #ringWithout(excluded: ReadonlySet<string>): HashRing {
+  #ringWithout(excluded: ReadonlySet<PoolWorker>): HashRing {
     return new HashRing(
-      this.#pool.ring.nodes().filter((route) => !excluded.has(route)),
+      this.#pool.ring.nodes().filter((route) => {
+        const worker = this.#pool.ready(route)
+        return worker !== undefined && !excluded.has(worker)
+      }),
       { virtualNodes: this.#options.virtualNodes },
     )
   }

@@ -80,8 +80,21 @@ class WorkerProcess implements PoolWorker {
     }
   }
 
-  /** The worker is gone: hand-offs still queued in its channel come back to be routed again. */
+  /**
+   * The worker is gone: hand-offs still queued in its channel come back to be routed again, and
+   * the one written but never acknowledged is closed. (Node keeps that handle open in the primary
+   * until an ACK that will never come, and would leave the client hanging.)
+   */
   abandonInFlight(): void {
+    const child = this.worker.process as unknown as {
+      _pendingMessage?: { handle?: { close?: () => void } } | null
+    }
+    try {
+      child._pendingMessage?.handle?.close?.()
+      child._pendingMessage = null
+    } catch {
+      // Already closed.
+    }
     for (const entry of this.inFlight) {
       this.inFlight.delete(entry)
       entry.done(!stillHere(entry.socket))
