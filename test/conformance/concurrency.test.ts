@@ -72,3 +72,54 @@ for (const driver of DRIVERS) {
     })
   })
 }
+
+/** Polls `check` every few ms, for at most two seconds. */
+async function eventually(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+for (const driver of DRIVERS) {
+  describe(`${driver.name}: a commit waits for its own changes only`, () => {
+    let shop: Shop
+    afterEach(async () => {
+      shop.store.holdWrites = false
+      for (const release of shop.store.heldWrites.splice(0)) release()
+      await shop?.close()
+    })
+
+    it('answers once its change is stored, while a later request of the session is still writing', async () => {
+      shop = await startShop(driver)
+      const cookie = cookieFrom(await shop.app.get('/set?key=start'))
+      shop.store.holdWrites = true
+      const first = shop.app
+        .get('/set?key=a')
+        .set('Cookie', cookie)
+        .then((res) => res)
+      await eventually('the first write to be held', () => shop.store.heldWrites.length === 1)
+      const second = shop.app
+        .get('/set?key=b')
+        .set('Cookie', cookie)
+        .then((res) => res)
+      // A reader joins the live session and sees b once the second handler ran (its commit then
+      // queues behind the first write). A reader changes nothing, so its commit waits for nobody.
+      await eventually('the second change', async () => {
+        const res = await shop.app.get('/read').set('Cookie', cookie)
+        return res.body.values.b === true
+      })
+      shop.store.heldWrites[0]!()
+      // The first request's change is stored: it must be answered now, although the write that
+      // carries b is held (under steady traffic such later changes never stop coming).
+      expect((await first).status).to.equal(200)
+      await eventually('the second write to be held', () => shop.store.heldWrites.length === 2)
+      shop.store.heldWrites[1]!()
+      expect((await second).status).to.equal(200)
+      shop.store.holdWrites = false
+      const read = await shop.app.get('/read').set('Cookie', cookie).expect(200)
+      expect(read.body.values).to.deep.equal({ start: true, a: true, b: true })
+    })
+  })
+}

@@ -10,6 +10,9 @@ export class SwitchableStore extends MemoryStore {
   failWrites = false
   /** Milliseconds each write waits before it lands (to prove commits finish before the head). */
   writeDelay = 0
+  /** While true, each write waits until the test calls the resolver it leaves in `heldWrites`. */
+  holdWrites = false
+  readonly heldWrites: Array<() => void> = []
 
   get totalCalls(): number {
     return this.calls.get + this.calls.write + this.calls.touch + this.calls.destroy
@@ -25,6 +28,7 @@ export class SwitchableStore extends MemoryStore {
     this.calls.write++
     if (this.failWrites) throw new Error('connection refused (store down)')
     if (this.writeDelay > 0) await new Promise((resolve) => setTimeout(resolve, this.writeDelay))
+    if (this.holdWrites) await new Promise<void>((resolve) => this.heldWrites.push(resolve))
     return super.write(id, change)
   }
 

@@ -22,6 +22,10 @@ export class LiveSession {
   ended = false
   /** Requests currently holding it. */
   refs = 0
+  /** Changes made so far (each set or delete adds one): lets a commit wait for its own changes only. */
+  version = 0
+  /** The highest `version` known to be in the store. */
+  savedVersion = 0
   /** The write in flight, which later commits wait for so writes reach the store in order. */
   writing: Promise<unknown> | undefined
   touchRequested = false

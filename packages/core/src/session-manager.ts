@@ -323,12 +323,20 @@ export class SessionManager {
   /**
    * Writes a live session's pending changes (or a due touch). Concurrent commits of one session
    * queue behind the write in flight, and a later one carries whatever changed meanwhile.
+   * With `upTo` (the caller's last change, see `LiveSession.version`), the commit ends as soon as
+   * that change is stored: under steady traffic on one session, changes made by later requests
+   * keep arriving, and waiting for all of them would starve the earlier request.
    */
-  async flush(live: LiveSession, session: Session): Promise<'written' | 'touched' | 'unchanged' | 'gone'> {
+  async flush(
+    live: LiveSession,
+    session: Session,
+    upTo?: number,
+  ): Promise<'written' | 'touched' | 'unchanged' | 'gone'> {
     let result: 'written' | 'touched' | 'unchanged' | 'gone' = 'unchanged'
+    const hadChanges = upTo !== undefined && this.#pending(live, upTo)
     while (
       !live.ended &&
-      (live.dirty.size > 0 || !live.stored || live.touchRequested || this.#touchDue(live))
+      (this.#pending(live, upTo) || !live.stored || live.touchRequested || this.#touchDue(live))
     ) {
       if (live.writing !== undefined) {
         await live.writing.catch(() => undefined)
@@ -339,6 +347,7 @@ export class SessionManager {
       const expiresAt = this.expiresAt(live.createdAt, now)
       let operation: Promise<boolean>
       let changes: Map<string, string | undefined> | undefined
+      const captured = live.version
       if (live.dirty.size > 0 || !live.stored) {
         changes = new Map(live.dirty)
         live.dirty.clear()
@@ -372,10 +381,20 @@ export class SessionManager {
       } else {
         if (create) this.metrics.increment('created')
         live.stored = true
+        if (captured > live.savedVersion) live.savedVersion = captured
         result = 'written'
       }
     }
+    // Another request's write carried this one's changes.
+    if (hadChanges && result === 'unchanged') result = 'written'
     return live.ended ? 'gone' : result
+  }
+
+  /** Whether changes are waiting to be stored: all of them, or only those up to `upTo`. */
+  #pending(live: LiveSession, upTo: number | undefined): boolean {
+    // Nothing dirty and nothing in flight: every change made so far is in the store.
+    if (live.dirty.size === 0 && live.writing === undefined) live.savedVersion = live.version
+    return upTo === undefined ? live.dirty.size > 0 : live.savedVersion < upTo
   }
 
   #touchDue(live: LiveSession): boolean {
@@ -446,6 +465,8 @@ export class SessionContext {
   /** This request ended a session that the browser holds a cookie for. */
   #cleared = false
   #released = false
+  /** The live session's version after this request's last change (0: none). */
+  #changedAt = 0
   #committedHeader: string | undefined
   #committed = false
 
@@ -474,7 +495,7 @@ export class SessionContext {
   async commit(secureRequest: boolean): Promise<string | undefined> {
     const manager = this.#manager
     const live = this.#live
-    const outcome = live.ended ? 'gone' : await manager.flush(live, this.session)
+    const outcome = live.ended ? 'gone' : await manager.flush(live, this.session, this.#changedAt)
     let header: string | undefined
     if (outcome === 'gone' || !live.stored) {
       // Only the request that destroyed the session clears the cookie: a slow request that merely
@@ -528,6 +549,7 @@ export class SessionContext {
       if (!live.values.has(key)) return
       live.values.delete(key)
       live.dirty.set(key, undefined)
+      this.#changedAt = ++live.version
       return
     }
     let json: string | undefined
@@ -552,6 +574,7 @@ export class SessionContext {
     }
     live.values.set(key, value)
     live.dirty.set(key, json)
+    this.#changedAt = ++live.version
   }
 
   async #regenerate(options: RegenerateOptions = {}): Promise<void> {
@@ -568,6 +591,7 @@ export class SessionContext {
     manager.release(old)
     manager.metrics.increment('regenerated')
     this.#live = next
+    this.#changedAt = 0
     manager.assignToken(next)
     this.#issue = true
     for (const [key, value] of next.values) next.dirty.set(key, JSON.stringify(value))
@@ -583,6 +607,7 @@ export class SessionContext {
     manager.release(old)
     manager.metrics.increment('destroyed')
     this.#live = manager.fresh()
+    this.#changedAt = 0
     this.#issue = false
     if (hadCookie) this.#cleared = true
   }
