@@ -31,6 +31,8 @@ interface Cached {
 interface Flight {
   stale: boolean
   epoch: number
+  /** Registered in Redis as a holder, so writers elsewhere will announce changes to it. */
+  held: boolean
 }
 
 const DEFAULTS = {
@@ -122,7 +124,7 @@ export class HybridStore implements SessionStore {
     const flight = this.#begin(id)
     let record: Awaited<ReturnType<RedisStore['read']>>
     try {
-      record = await this.redis.read(id, this.#caching)
+      record = await this.redis.read(id, flight.held)
     } finally {
       this.#end(id, flight)
     }
@@ -139,7 +141,7 @@ export class HybridStore implements SessionStore {
     const flight = this.#begin(id)
     let outcome: Awaited<ReturnType<RedisStore['apply']>>
     try {
-      outcome = await this.redis.apply(id, change, this.#caching)
+      outcome = await this.redis.apply(id, change, flight.held)
     } finally {
       this.#end(id, flight)
       this.#invalidate(id)
@@ -351,7 +353,7 @@ export class HybridStore implements SessionStore {
   }
 
   #begin(id: string): Flight {
-    const flight: Flight = { stale: false, epoch: this.#epoch }
+    const flight: Flight = { stale: false, epoch: this.#epoch, held: this.#caching }
     let flights = this.#flights.get(id)
     if (flights === undefined) {
       flights = new Set()
@@ -370,7 +372,7 @@ export class HybridStore implements SessionStore {
 
   /** A result may enter the cache: nothing was announced for it meanwhile and no gap occurred. */
   #fresh(flight: Flight): boolean {
-    return this.#caching && !flight.stale && flight.epoch === this.#epoch
+    return flight.held && this.#caching && !flight.stale && flight.epoch === this.#epoch
   }
 }
 

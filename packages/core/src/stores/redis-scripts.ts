@@ -4,10 +4,12 @@ import { replyMessage } from './redis-client.js'
 /*
  * The Lua scripts behind RedisStore. Each touches one session hash (KEYS[1]) or one user index,
  * so every script runs on one Redis Cluster slot. Hash layout: `c` createdAt, `t` touchedAt,
- * `x` expiresAt, `e` established ('1'), `o` owner, `d:<key>` one encoded value per session key.
- * A PUBLISH on the invalidation channel (ARGV, '' for none) tells HybridStores elsewhere to drop
- * their copy; it runs inside the script, so it costs no extra round trip and cannot be lost
- * between the change and the notice.
+ * `x` expiresAt, `e` established ('1'), `o` owner, `d:<key>` one encoded value per session key,
+ * `h:<origin>` one per HybridStore that holds a cached copy.
+ * When a change finds holders other than the writer, a PUBLISH on the invalidation channel (ARGV,
+ * '' for none) tells them to drop their copy. It runs inside the script, so it costs no extra
+ * round trip and cannot be lost between the change and the notice; under affinity the writer is
+ * the only holder and nothing is published at all.
  */
 
 /** A script with its SHA1, sent by EVALSHA and by EVAL when the server does not know it yet. */
@@ -20,20 +22,21 @@ function script(source: string): Script {
   return { source, sha: createHash('sha1').update(source).digest('hex') }
 }
 
-// Other processes' HybridStores that read this session register as holders (`h:<origin>`).
-// A change drops their registrations and says so, so the writer can wait for the announcement to
-// be delivered before it returns (see RedisStore#barrier).
-const RELEASE_HOLDERS = `
-local function release_holders(key, origin)
-  local foreign = 0
-  local mine = 'h:' .. origin
-  for _, field in ipairs(redis.call('HKEYS', key)) do
-    if string.sub(field, 1, 2) == 'h:' and field ~= mine then
-      redis.call('HDEL', key, field)
-      foreign = 1
-    end
+// `h` lists the origins (space-separated) of the HybridStores holding a cached copy. A change
+// clears the list and reports whether anyone other than the writer was on it, so the writer can
+// announce the change and wait for the announcement to be delivered (see RedisStore#barrier).
+const HOLDERS = `
+local function others(holders, origin)
+  if not holders then return 0 end
+  for holder in string.gmatch(holders, '%S+') do
+    if holder ~= origin then return 1 end
   end
-  return foreign
+  return 0
+end
+local function hset(key, pairs)
+  for i = 1, #pairs, 1000 do
+    redis.call('HSET', key, unpack(pairs, i, math.min(i + 999, #pairs)))
+  end
 end
 `
 
@@ -45,72 +48,108 @@ end
  * A write that finds no session and may not create one writes nothing: that is how destroy()
  * wins against a request that loaded the session before a logout and commits after it.
  */
-export const WRITE = script(`${RELEASE_HOLDERS}
+export const WRITE = script(`${HOLDERS}
 local key = KEYS[1]
 local kind = redis.call('TYPE', key).ok
-local created = 0
-if kind ~= 'hash' then
+local fresh = kind ~= 'hash'
+local pairs = {}
+local newer = true
+local foreign = 0
+local holders = false
+if fresh then
   if ARGV[1] ~= '1' then return 0 end
   if kind ~= 'none' then redis.call('DEL', key) end
-  created = 1
-  redis.call('HSET', key, 'c', ARGV[2])
+  pairs = { 'c', ARGV[2] }
+else
+  local meta = redis.call('HMGET', key, 't', 'h')
+  local t = tonumber(meta[1])
+  newer = t == nil or tonumber(ARGV[3]) >= t
+  holders = meta[2]
+  foreign = others(holders, ARGV[10])
 end
-local t = tonumber(redis.call('HGET', key, 't'))
-if t == nil or tonumber(ARGV[3]) >= t then
-  redis.call('HSET', key, 't', ARGV[3], 'x', ARGV[6])
-  redis.call('PEXPIRE', key, ARGV[5])
+if newer then
+  pairs[#pairs + 1] = 't'
+  pairs[#pairs + 1] = ARGV[3]
+  pairs[#pairs + 1] = 'x'
+  pairs[#pairs + 1] = ARGV[6]
 end
-if ARGV[4] == '1' then redis.call('HSET', key, 'e', '1') end
-if ARGV[7] ~= '' then redis.call('HSET', key, 'o', ARGV[7]) end
+if ARGV[4] == '1' then
+  pairs[#pairs + 1] = 'e'
+  pairs[#pairs + 1] = '1'
+end
+if ARGV[7] ~= '' then
+  pairs[#pairs + 1] = 'o'
+  pairs[#pairs + 1] = ARGV[7]
+end
+if ARGV[11] == '1' then
+  if holders ~= ARGV[10] then
+    pairs[#pairs + 1] = 'h'
+    pairs[#pairs + 1] = ARGV[10]
+  end
+elseif holders then
+  redis.call('HDEL', key, 'h')
+end
 local i = 13
 for _ = 1, tonumber(ARGV[12]) do
-  redis.call('HSET', key, 'd:' .. ARGV[i], ARGV[i + 1])
+  pairs[#pairs + 1] = 'd:' .. ARGV[i]
+  pairs[#pairs + 1] = ARGV[i + 1]
   i = i + 2
 end
+hset(key, pairs)
 while i <= #ARGV do
   redis.call('HDEL', key, 'd:' .. ARGV[i])
   i = i + 1
 end
-local foreign = release_holders(key, ARGV[10])
-if ARGV[11] == '1' then redis.call('HSET', key, 'h:' .. ARGV[10], '1') end
-if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9]) end
-return created + 1 + 4 * foreign
+if newer then redis.call('PEXPIRE', key, ARGV[5]) end
+if foreign == 1 and ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9]) end
+if fresh then return 2 end
+return 1 + 4 * foreign
 `)
 
 /**
  * ARGV: touchedAt, ttl (ms), expiresAt, channel, message, origin.
  * Returns 0 when there is no session, else { owner ('' for none), 1 if others held it, else 0 }.
  */
-export const TOUCH = script(`${RELEASE_HOLDERS}
+export const TOUCH = script(`${HOLDERS}
 local key = KEYS[1]
 if redis.call('TYPE', key).ok ~= 'hash' then return 0 end
-local t = tonumber(redis.call('HGET', key, 't'))
+local meta = redis.call('HMGET', key, 't', 'h', 'o')
+local t = tonumber(meta[1])
+local foreign = others(meta[2], ARGV[6])
 if t == nil or tonumber(ARGV[1]) >= t then
   redis.call('HSET', key, 't', ARGV[1], 'x', ARGV[3])
   redis.call('PEXPIRE', key, ARGV[2])
 end
-local foreign = release_holders(key, ARGV[6])
-if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
-return { redis.call('HGET', key, 'o') or '', foreign }
+if foreign == 1 then
+  -- The writer keeps its own place on the list; the others have been told to drop their copy.
+  local mine = ''
+  for holder in string.gmatch(meta[2], '%S+') do
+    if holder == ARGV[6] then mine = holder end
+  end
+  redis.call('HSET', key, 'h', mine)
+  if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+end
+return { meta[3] or '', foreign }
 `)
 
 /** ARGV: channel, message, origin. Returns { owner ('' for none), 1 if others held it, else 0 }. */
-export const DESTROY = script(`${RELEASE_HOLDERS}
+export const DESTROY = script(`${HOLDERS}
 local key = KEYS[1]
 local owner = ''
 local foreign = 0
 if redis.call('TYPE', key).ok == 'hash' then
-  owner = redis.call('HGET', key, 'o') or ''
-  foreign = release_holders(key, ARGV[3])
+  local meta = redis.call('HMGET', key, 'o', 'h')
+  owner = meta[1] or ''
+  foreign = others(meta[2], ARGV[3])
 end
 redis.call('DEL', key)
-if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
+if foreign == 1 and ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
 return { owner, foreign }
 `)
 
 /**
- * A HybridStore's cache-filling read: HGETALL, registering the reader as a holder (ARGV: origin)
- * so that writers elsewhere know to wait for their announcement to reach it.
+ * A HybridStore's cache-filling read: HGETALL, adding the reader (ARGV: origin) to the holders so
+ * that writers elsewhere announce their changes to it and wait for the announcement to leave.
  * Returns the flat field list ({} for no session), or 0 for a key of another type.
  */
 export const READ = script(`
@@ -118,8 +157,17 @@ local key = KEYS[1]
 local kind = redis.call('TYPE', key).ok
 if kind == 'none' then return {} end
 if kind ~= 'hash' then return 0 end
-redis.call('HSET', key, 'h:' .. ARGV[1], '1')
-return redis.call('HGETALL', key)
+local all = redis.call('HGETALL', key)
+local holders = ''
+for i = 1, #all, 2 do
+  if all[i] == 'h' then holders = all[i + 1] end
+end
+local listed = false
+for holder in string.gmatch(holders, '%S+') do
+  if holder == ARGV[1] then listed = true end
+end
+if not listed then redis.call('HSET', key, 'h', holders .. ' ' .. ARGV[1]) end
+return all
 `)
 
 /**

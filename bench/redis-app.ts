@@ -1,0 +1,118 @@
+// One HTTP app for bench/redis-http.ts, run in a child process of its own so the load generator
+// does not share its event loop. BENCH_APP picks the stack, BENCH_REDIS_URL the Redis.
+// Routes: GET /count increments a session counter, GET /read reads it, GET /plain touches nothing.
+import fastifyCookie from '@fastify/cookie'
+import fastifySession from '@fastify/session'
+import { HybridStore, RedisStore, type SessionStore } from '@tether/core'
+import { stickySession } from '@tether/express'
+import { tether } from '@tether/fastify'
+import { RedisStore as ConnectRedisStore } from 'connect-redis'
+import express from 'express'
+import session from 'express-session'
+import Fastify from 'fastify'
+import { Redis } from 'ioredis'
+import { createClient } from 'redis'
+
+const app = process.env.BENCH_APP ?? 'express-plain'
+const url = process.env.BENCH_REDIS_URL!
+const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef'
+
+async function tetherStore(kind: 'redis' | 'hybrid'): Promise<SessionStore> {
+  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+  await new Promise((resolve) => client.once('ready', resolve))
+  if (kind === 'redis') return new RedisStore({ client, prefix: 'bench:' })
+  const store = new HybridStore({ client, prefix: 'bench:' })
+  await store.ready()
+  return store
+}
+
+async function connectRedis(): Promise<ConnectRedisStore> {
+  const client = createClient({ url })
+  await client.connect()
+  return new ConnectRedisStore({ client, prefix: 'bench-cr:' })
+}
+
+type Counter = { count?: number }
+type KeyValueSession = { get(key: string): unknown; set(key: string, value: unknown): void }
+
+async function listen(): Promise<number> {
+  if (app.startsWith('express')) {
+    const server = express()
+    if (app === 'express-tether-redis' || app === 'express-tether-hybrid') {
+      const store = await tetherStore(app === 'express-tether-redis' ? 'redis' : 'hybrid')
+      server.use(stickySession({ secret: SECRET, store }))
+      server.get('/count', (req, res) => {
+        const count = ((req.session.get('count') as number | undefined) ?? 0) + 1
+        req.session.set('count', count)
+        res.json({ count })
+      })
+      server.get('/read', (req, res) => {
+        res.json({ count: req.session.get('count') ?? 0 })
+      })
+    } else if (app === 'express-session-connect-redis') {
+      server.use(
+        session({ secret: SECRET, store: await connectRedis(), resave: false, saveUninitialized: false }),
+      )
+      server.get('/count', (req, res) => {
+        const s = req.session as unknown as Counter
+        s.count = (s.count ?? 0) + 1
+        res.json({ count: s.count })
+      })
+      server.get('/read', (req, res) => {
+        res.json({ count: (req.session as unknown as Counter).count ?? 0 })
+      })
+    } else {
+      let count = 0
+      server.get('/count', (_req, res) => {
+        res.json({ count: ++count })
+      })
+    }
+    server.get('/plain', (_req, res) => {
+      res.json({ ok: true })
+    })
+    return new Promise((resolve) => {
+      const http = server.listen(0, '127.0.0.1', () => resolve((http.address() as { port: number }).port))
+    })
+  }
+  const server = Fastify()
+  if (app === 'fastify-tether-redis') {
+    await server.register(tether, { secret: SECRET, store: await tetherStore('redis') })
+    // Both session plugins augment request.session in this one program: name the shape used here.
+    const sessionOf = (request: unknown) => (request as { session: KeyValueSession }).session
+    server.get('/count', async (request) => {
+      const count = ((sessionOf(request).get('count') as number | undefined) ?? 0) + 1
+      sessionOf(request).set('count', count)
+      return { count }
+    })
+    server.get('/read', async (request) => ({ count: sessionOf(request).get('count') ?? 0 }))
+  } else if (app === 'fastify-session-connect-redis') {
+    await server.register(fastifyCookie)
+    await server.register(fastifySession, {
+      secret: SECRET,
+      store: (await connectRedis()) as never,
+      saveUninitialized: false,
+      cookie: { secure: false },
+    })
+    server.get('/count', async (request) => {
+      const s = request.session as unknown as KeyValueSession
+      const count = ((s.get('count') as number | undefined) ?? 0) + 1
+      s.set('count', count)
+      return { count }
+    })
+    server.get('/read', async (request) => ({
+      count: (request.session as unknown as KeyValueSession).get('count') ?? 0,
+    }))
+  } else {
+    server.get('/count', async () => ({ count: 0 }))
+  }
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  return (server.server.address() as { port: number }).port
+}
+
+listen().then(
+  (port) => process.send!({ port }),
+  (error: unknown) => {
+    console.error(error)
+    process.exit(1)
+  },
+)
