@@ -1,0 +1,147 @@
+// One benchmark target per process: `node --import tsx bench/adapters-server.ts <express|fastify> <tether|anchor|plain>`.
+// Prints "READY <url>" once listening. GET /count loads, increments and saves a counter in the
+// session; GET /new creates a session; GET /peek reads the counter without changing it, with the
+// number of /count and /new requests handled and the CPU time this process has used.
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import { stickySession } from '@tether/express'
+import tether from '@tether/fastify'
+import express from 'express'
+import session from 'express-session'
+import Fastify, { type FastifyInstance } from 'fastify'
+
+const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
+const [framework, variant] = process.argv.slice(2)
+let handled = 0
+const stats = (count: unknown) => {
+  const cpu = process.cpuUsage()
+  return { count: count ?? 0, handled, cpuMicros: cpu.user + cpu.system }
+}
+
+// @fastify/session declares its own request.session type; loaded untyped so that it does not
+// clash with @tether/fastify's declaration in this program.
+const require = createRequire(import.meta.url)
+const fastifyCookie = require('@fastify/cookie') as Parameters<FastifyInstance['register']>[0]
+const fastifySession = require('@fastify/session') as Parameters<FastifyInstance['register']>[0]
+
+interface Untyped {
+  count?: number
+  visits?: number
+  get(key: string): unknown
+  set(key: string, value: unknown): void
+}
+
+async function expressApp(): Promise<string> {
+  const app = express()
+  let plainCount = 0
+  app.use((req, _res, next) => {
+    if (req.url !== '/peek') handled++
+    next()
+  })
+  if (variant === 'tether') {
+    app.use(stickySession({ secret: SECRET }))
+    app.get('/count', (req, res) => {
+      const count = ((req.session.get('count') as number | undefined) ?? 0) + 1
+      req.session.set('count', count)
+      res.json({ count })
+    })
+    app.get('/new', (req, res) => {
+      req.session.set('visits', 1)
+      res.json({ ok: true })
+    })
+    app.get('/peek', (req, res) => {
+      res.json(stats(req.session.get('count')))
+    })
+  } else if (variant === 'anchor') {
+    app.use(session({ secret: SECRET, resave: false, saveUninitialized: false }))
+    app.get('/count', (req, res) => {
+      const s = req.session as unknown as Untyped
+      s.count = (s.count ?? 0) + 1
+      res.json({ count: s.count })
+    })
+    app.get('/new', (req, res) => {
+      ;(req.session as unknown as Untyped).visits = 1
+      res.json({ ok: true })
+    })
+    app.get('/peek', (req, res) => {
+      res.json(stats((req.session as unknown as Untyped).count))
+    })
+  } else {
+    app.get('/count', (_req, res) => {
+      plainCount++
+      res.json({ count: plainCount })
+    })
+    app.get('/new', (_req, res) => {
+      res.json({ ok: true })
+    })
+    app.get('/peek', (_req, res) => {
+      res.json(stats(plainCount))
+    })
+  }
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise<void>((resolve) => server.once('listening', resolve))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+async function fastifyApp(): Promise<string> {
+  const app = Fastify()
+  let plainCount = 0
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.url !== '/peek') handled++
+    done()
+  })
+  if (variant === 'tether') {
+    await app.register(tether, { secret: SECRET })
+    app.get('/count', async (request) => {
+      const count = ((request.session.get('count') as number | undefined) ?? 0) + 1
+      request.session.set('count', count)
+      return { count }
+    })
+    app.get('/new', async (request) => {
+      request.session.set('visits', 1)
+      return { ok: true }
+    })
+    app.get('/peek', async (request) => stats(request.session.get('count')))
+  } else if (variant === 'anchor') {
+    await app.register(fastifyCookie)
+    await app.register(fastifySession, {
+      secret: SECRET,
+      saveUninitialized: false,
+      cookie: { secure: false },
+    })
+    const sessionOf = (request: unknown) => (request as { session: Untyped }).session
+    app.get('/count', async (request) => {
+      const s = sessionOf(request)
+      const count = ((s.get('count') as number | undefined) ?? 0) + 1
+      s.set('count', count)
+      return { count }
+    })
+    app.get('/new', async (request) => {
+      sessionOf(request).set('visits', 1)
+      return { ok: true }
+    })
+    app.get('/peek', async (request) => stats(sessionOf(request).get('count')))
+  } else {
+    app.get('/count', async () => {
+      plainCount++
+      return { count: plainCount }
+    })
+    app.get('/new', async () => ({ ok: true }))
+    app.get('/peek', async () => stats(plainCount))
+  }
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+}
+
+if (
+  !['express', 'fastify'].includes(framework ?? '') ||
+  !['tether', 'anchor', 'plain'].includes(variant ?? '')
+) {
+  console.error('usage: adapters-server.ts <express|fastify> <tether|anchor|plain>')
+  process.exit(2)
+}
+const url = framework === 'express' ? await expressApp() : await fastifyApp()
+console.log(`READY ${url}`)
+// Exit through process.exit so that --cpu-prof and similar flags get to write their output.
+process.once('SIGTERM', () => process.exit(0))
+process.once('SIGINT', () => process.exit(0))

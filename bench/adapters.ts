@@ -1,0 +1,159 @@
+// Adapters benchmark (issue 3): the same two workloads on express + @tether/express vs
+// express + express-session vs plain express, and fastify + @tether/fastify vs
+// fastify + @fastify/session vs plain fastify, side by side in one run, with autocannon.
+//   counter: GET /count with one kept cookie on every connection (load, increment, save);
+//            afterwards the counter is compared with the number of 2xx answers.
+//   create:  GET /new without a cookie: every request creates and stores a new session.
+// Each target runs in its own child process; autocannon runs here.
+// Usage: node --import tsx --conditions=tether-source bench/adapters.ts [--duration 5] [--connections 50]
+import { type ChildProcess, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '50' },
+    frameworks: { type: 'string', default: 'express,fastify' },
+  },
+})
+const duration = Number(values.duration)
+const connections = Number(values.connections)
+const SERVER = fileURLToPath(new URL('adapters-server.ts', import.meta.url))
+
+type Variant = 'plain' | 'tether' | 'anchor'
+const ANCHOR = { express: 'express-session', fastify: '@fastify/session' } as const
+const TETHER = { express: '@tether/express', fastify: '@tether/fastify' } as const
+
+async function startTarget(
+  framework: string,
+  variant: Variant,
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [...process.execArgv, SERVER, framework, variant], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`${framework}/${variant} did not start`)), 20_000)
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /READY (\S+)/.exec(out)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve(match[1]!)
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`${framework}/${variant} exited with ${code}`)))
+  })
+  return { url, child }
+}
+
+async function stopTarget(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
+}
+
+interface Row {
+  framework: string
+  workload: 'counter' | 'create'
+  variant: Variant
+  rps: number
+  p99: number
+  /** Requests the server handled during the measured run (in-flight ones at the end included). */
+  handled: number
+  /** Server CPU time per handled request, in microseconds: steadier than req/s on a busy machine. */
+  cpuPerRequest: number
+  errors: number
+  /** Increments that reached the store during the measured run. */
+  counted?: number
+}
+
+interface Stats {
+  count: number
+  handled: number
+  cpuMicros: number
+}
+
+async function run(framework: string, workload: Row['workload'], variant: Variant): Promise<Row> {
+  const { url, child } = await startTarget(framework, variant)
+  try {
+    const headers: Record<string, string> = {}
+    if (workload === 'counter') {
+      const first = await fetch(`${url}/count`)
+      const cookie = first.headers.getSetCookie()[0]?.split(';')[0]
+      if (cookie !== undefined) headers.cookie = cookie
+    }
+    const path = workload === 'counter' ? '/count' : '/new'
+    // Short warm-up so JIT and pools settle, then the measured run.
+    await autocannon({ url: `${url}${path}`, connections, duration: 1, headers })
+    await settle()
+    const before = await peek(url, headers)
+    const result = await autocannon({ url: `${url}${path}`, connections, duration, headers })
+    await settle()
+    const after = await peek(url, headers)
+    const handled = after.handled - before.handled
+    const row: Row = {
+      framework,
+      workload,
+      variant,
+      rps: result.requests.average,
+      p99: result.latency.p99,
+      handled,
+      cpuPerRequest: (after.cpuMicros - before.cpuMicros) / handled,
+      errors: result.errors + result.non2xx + result.timeouts,
+    }
+    if (workload === 'counter') row.counted = after.count - before.count
+    return row
+  } finally {
+    await stopTarget(child)
+  }
+}
+
+/** Lets requests still in flight when autocannon stops reach the server and finish. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 300))
+
+async function peek(url: string, headers: Record<string, string>): Promise<Stats> {
+  const res = await fetch(`${url}/peek`, { headers })
+  return (await res.json()) as Stats
+}
+
+const rows: Row[] = []
+for (const framework of values.frameworks.split(',')) {
+  for (const workload of ['counter', 'create'] as const) {
+    for (const variant of ['plain', 'tether', 'anchor'] as const) {
+      const row = await run(framework, workload, variant)
+      rows.push(row)
+      console.error(`${framework} ${workload} ${variant}: ${row.rps.toFixed(0)} req/s`)
+    }
+  }
+}
+
+const fmt = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0))
+const name = (row: Row) =>
+  row.variant === 'plain'
+    ? `plain ${row.framework}`
+    : `${row.framework} + ${row.variant === 'tether' ? TETHER[row.framework as 'express'] : ANCHOR[row.framework as 'express']}`
+console.log(`\n${duration} s per case, ${connections} connections, Node.js ${process.version}\n`)
+console.log(
+  '| workload | stack | req/s | p99 ms | req/s vs plain | req/s vs anchor | server CPU µs/req | CPU vs plain | counter kept | errors |',
+)
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |')
+for (const row of rows) {
+  const same = (variant: Variant) =>
+    rows.find((r) => r.framework === row.framework && r.workload === row.workload && r.variant === variant)!
+  const plain = same('plain')
+  const anchor = same('anchor')
+  const vsPlain = row.variant === 'plain' ? '1.00x' : `${(row.rps / plain.rps).toFixed(2)}x`
+  const vsAnchor = row.variant === 'tether' ? `${(row.rps / anchor.rps).toFixed(2)}x` : ''
+  const cpuVsPlain = `${(row.cpuPerRequest / plain.cpuPerRequest).toFixed(2)}x`
+  const counter =
+    row.counted === undefined
+      ? ''
+      : `${row.counted} of ${row.handled} (${((100 * row.counted) / row.handled).toFixed(1)}%)`
+  console.log(
+    `| ${row.workload} | ${name(row)} | ${fmt(row.rps)} | ${row.p99} | ${vsPlain} | ${vsAnchor} | ${row.cpuPerRequest.toFixed(0)} | ${cpuVsPlain} | ${counter} | ${row.errors} |`,
+  )
+}
