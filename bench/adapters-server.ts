@@ -1,5 +1,6 @@
 // One benchmark target per process: `node --import tsx bench/adapters-server.ts <express|fastify> <tether|anchor|plain>`.
-// Prints "READY <url>" once listening. GET /count loads, increments and saves a counter in the
+// Prints "READY <url>" once listening. /key, /keys, /slow-set and /logout serve
+// bench/adapters-lost-updates.ts. GET /count loads, increments and saves a counter in the
 // session; GET /new creates a session; GET /peek reads the counter without changing it, with the
 // number of /count and /new requests handled and the CPU time this process has used.
 import { createRequire } from 'node:module'
@@ -8,7 +9,7 @@ import { stickySession } from '@tether/express'
 import tether from '@tether/fastify'
 import express from 'express'
 import session from 'express-session'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
 const [framework, variant] = process.argv.slice(2)
@@ -29,6 +30,21 @@ interface Untyped {
   visits?: number
   get(key: string): unknown
   set(key: string, value: unknown): void
+}
+
+/** The same few session operations on every stack, for the lost-update routes. */
+interface SessionAccess {
+  get(key: string): unknown
+  set(key: string, value: unknown): void
+  destroy(): Promise<void>
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function countKeys(session: SessionAccess, n: number): number {
+  let kept = 0
+  for (let i = 0; i < n; i++) if (session.get(`k${i}`) === true) kept++
+  return kept
 }
 
 async function expressApp(): Promise<string> {
@@ -76,6 +92,44 @@ async function expressApp(): Promise<string> {
     })
     app.get('/peek', (_req, res) => {
       res.json(stats(plainCount))
+    })
+  }
+  if (variant !== 'plain') {
+    const access = (req: express.Request): SessionAccess => {
+      if (variant === 'tether') {
+        return {
+          get: (k) => req.session.get(k),
+          set: (k, v) => req.session.set(k, v),
+          destroy: () => req.session.destroy(),
+        }
+      }
+      const s = req.session as unknown as Record<string, unknown> & {
+        destroy(cb: (e?: unknown) => void): void
+      }
+      return {
+        get: (k) => s[k],
+        set: (k, v) => {
+          s[k] = v
+        },
+        destroy: () => new Promise<void>((resolve, reject) => s.destroy((e) => (e ? reject(e) : resolve()))),
+      }
+    }
+    app.get('/key', async (req, res) => {
+      await pause(Math.random() * 5)
+      access(req).set(String(req.query.k), true)
+      res.json({ ok: true })
+    })
+    app.get('/keys', (req, res) => {
+      res.json({ kept: countKeys(access(req), Number(req.query.n)), late: access(req).get('late') === true })
+    })
+    app.get('/slow-set', async (req, res) => {
+      await pause(100)
+      access(req).set('late', true)
+      res.json({ ok: true })
+    })
+    app.post('/logout', async (req, res) => {
+      await access(req).destroy()
+      res.end()
     })
   }
   const server = app.listen(0, '127.0.0.1')
@@ -128,6 +182,37 @@ async function fastifyApp(): Promise<string> {
     })
     app.get('/new', async () => ({ ok: true }))
     app.get('/peek', async () => stats(plainCount))
+  }
+  if (variant !== 'plain') {
+    const access = (request: FastifyRequest): SessionAccess => {
+      if (variant === 'tether') {
+        return {
+          get: (k) => request.session.get(k),
+          set: (k, v) => request.session.set(k, v),
+          destroy: () => request.session.destroy(),
+        }
+      }
+      const s = (request as unknown as { session: Untyped & { destroy(): Promise<void> } }).session
+      return { get: (k) => s.get(k), set: (k, v) => s.set(k, v), destroy: () => s.destroy() }
+    }
+    app.get<{ Querystring: { k: string } }>('/key', async (request) => {
+      await pause(Math.random() * 5)
+      access(request).set(request.query.k, true)
+      return { ok: true }
+    })
+    app.get<{ Querystring: { n: string } }>('/keys', async (request) => ({
+      kept: countKeys(access(request), Number(request.query.n)),
+      late: access(request).get('late') === true,
+    }))
+    app.get('/slow-set', async (request) => {
+      await pause(100)
+      access(request).set('late', true)
+      return { ok: true }
+    })
+    app.post('/logout', async (request, reply) => {
+      await access(request).destroy()
+      return reply.send()
+    })
   }
   await app.listen({ port: 0, host: '127.0.0.1' })
   return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
