@@ -17,9 +17,27 @@ const app = process.env.BENCH_APP ?? 'express-plain'
 const url = process.env.BENCH_REDIS_URL!
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef'
 
+/**
+ * Tether's client: node-redis by default (the client connect-redis uses, so both sides batch their
+ * writes alike), or ioredis with auto-pipelining when BENCH_CLIENT=ioredis.
+ */
+async function tetherClient() {
+  if (process.env.BENCH_CLIENT === 'ioredis') {
+    const client = new Redis(url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      enableAutoPipelining: true,
+    })
+    await new Promise((resolve) => client.once('ready', resolve))
+    return client
+  }
+  const client = createClient({ url, disableOfflineQueue: true })
+  await client.connect()
+  return client
+}
+
 async function tetherStore(kind: 'redis' | 'hybrid'): Promise<SessionStore> {
-  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
-  await new Promise((resolve) => client.once('ready', resolve))
+  const client = await tetherClient()
   if (kind === 'redis') return new RedisStore({ client, prefix: 'bench:' })
   const store = new HybridStore({ client, prefix: 'bench:' })
   await store.ready()
@@ -116,3 +134,6 @@ listen().then(
     process.exit(1)
   },
 )
+
+// A clean exit on SIGTERM (lets --cpu-prof write its profile when the bench stops the app).
+process.on('SIGTERM', () => process.exit(0))

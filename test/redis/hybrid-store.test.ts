@@ -3,12 +3,19 @@ import { fileURLToPath } from 'node:url'
 import { HybridStore, Metrics, SessionManager, type StoredSession } from '@tether/core'
 import { expect } from 'chai'
 import type { Redis } from 'ioredis'
-import { ioredisClient, nodeRedisClient, type TestClient } from '../support/redis-clients.js'
+import {
+  ioredisClient,
+  ioredisClusterClient,
+  nodeRedisClient,
+  type TestClient,
+} from '../support/redis-clients.js'
 import {
   parseCommandStats,
+  type RedisClusterHandle,
   type RedisServerHandle,
   redisCli,
   sharedRedisServer,
+  startRedisCluster,
   startRedisServer,
   uniquePrefix,
 } from '../support/redis-server.js'
@@ -31,6 +38,20 @@ async function contractStore(connect: (s: RedisServerHandle) => Promise<TestClie
 
 describeStoreContract('HybridStore (ioredis)', () => contractStore(ioredisClient))
 describeStoreContract('HybridStore (node-redis v5)', () => contractStore(nodeRedisClient))
+
+let cluster: Promise<RedisClusterHandle> | undefined
+describeStoreContract('HybridStore (ioredis Cluster)', async () => {
+  cluster ??= startRedisCluster()
+  const c = await ioredisClusterClient(await cluster)
+  const store = new HybridStore({ client: c.client as never, prefix: uniquePrefix('hybrid-cluster') })
+  await store.ready()
+  const close = store.close.bind(store)
+  store.close = async () => {
+    await close()
+    await c.close()
+  }
+  return store
+})
 
 /** Polls `check` every 20 ms until it holds, for at most `ms`. */
 async function eventually(check: () => boolean, ms = 5000): Promise<void> {
@@ -129,10 +150,16 @@ class Peer {
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   readonly ready: Promise<unknown>
 
-  constructor(url: string, prefix: string) {
+  constructor(url: string, prefix: string, clusterNodes?: Array<{ host: string; port: number }>) {
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      PEER_REDIS_URL: url,
+      PEER_PREFIX: prefix,
+    }
+    if (clusterNodes !== undefined) env.PEER_CLUSTER_NODES = JSON.stringify(clusterNodes)
     this.child = fork(fileURLToPath(new URL('./fixtures/hybrid-peer.ts', import.meta.url)), {
       execArgv: ['--import', 'tsx', '--conditions', 'tether-source'],
-      env: { ...process.env, PEER_REDIS_URL: url, PEER_PREFIX: prefix },
+      env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     this.ready = new Promise((resolve, reject) => {
@@ -165,64 +192,72 @@ class Peer {
   }
 }
 
-describe('HybridStore coherence across two processes on one Redis', () => {
-  let server: RedisServerHandle
-  let c: TestClient
-  let store: HybridStore
-  let peer: Peer
-  let prefix: string
+for (const topology of ['standalone', 'cluster'] as const) {
+  describe(`HybridStore coherence across two processes on one Redis (${topology})`, () => {
+    let c: TestClient
+    let store: HybridStore
+    let peer: Peer
+    let prefix: string
 
-  before(async function () {
-    this.timeout(30_000)
-    server = await sharedRedisServer()
-    c = await ioredisClient(server)
-    prefix = uniquePrefix('two')
-    store = new HybridStore({ client: c.client as never, prefix })
-    peer = new Peer(server.url, prefix)
-    await Promise.all([store.ready(), peer.ready])
-  })
+    before(async function () {
+      this.timeout(60_000)
+      prefix = uniquePrefix('two')
+      if (topology === 'standalone') {
+        const server = await sharedRedisServer()
+        c = await ioredisClient(server)
+        peer = new Peer(server.url, prefix)
+      } else {
+        cluster ??= startRedisCluster()
+        const handle = await cluster
+        c = await ioredisClusterClient(handle)
+        peer = new Peer('', prefix, handle.nodes)
+      }
+      store = new HybridStore({ client: c.client as never, prefix })
+      await Promise.all([store.ready(), peer.ready])
+    })
 
-  after(async () => {
-    await peer?.close()
-    await store?.close()
-    await c?.close()
-  })
+    after(async () => {
+      await peer?.close()
+      await store?.close()
+      await c?.close()
+    })
 
-  it("process B writes, process A's next read sees B's write (200 rounds)", async function () {
-    this.timeout(30_000)
-    const id = newStoreId()
-    await store.write(id, writeOf({ set: { n: '0' } }))
-    let stale = 0
-    for (let round = 1; round <= 200; round++) {
-      // A has the session cached (a hit, no round trip)…
-      expect((await store.get(id))?.fields.n).to.be.a('string')
-      // …B changes it in its own process…
-      expect(await peer.send('write', id, { set: { n: String(round) } })).to.equal(true)
-      // …and A's very next read shows B's change.
-      const seen = (await store.get(id)) as StoredSession
-      if (seen.fields.n !== String(round)) stale++
-    }
-    expect(stale).to.equal(0)
-  })
-
-  it("process B destroys (a logout on another node), process A's next read finds nothing", async () => {
-    for (let round = 0; round < 50; round++) {
+    it("process B writes, process A's next read sees B's write (200 rounds)", async function () {
+      this.timeout(30_000)
       const id = newStoreId()
-      await store.write(id, writeOf({ set: { user: '"alice"' } }))
-      expect(await store.get(id)).to.not.equal(undefined)
-      await peer.send('destroy', id)
-      expect(await store.get(id)).to.equal(undefined)
-      // And A's in-flight request cannot bring it back.
-      expect(await store.write(id, writeOf({ set: { late: '1' }, create: false }))).to.equal(false)
-    }
-  })
+      await store.write(id, writeOf({ set: { n: '0' } }))
+      let stale = 0
+      for (let round = 1; round <= 200; round++) {
+        // A has the session cached (a hit, no round trip)…
+        expect((await store.get(id))?.fields.n).to.be.a('string')
+        // …B changes it in its own process…
+        expect(await peer.send('write', id, { set: { n: String(round) } })).to.equal(true)
+        // …and A's very next read shows B's change.
+        const seen = (await store.get(id)) as StoredSession
+        if (seen.fields.n !== String(round)) stale++
+      }
+      expect(stale).to.equal(0)
+    })
 
-  it("A's own writes after B's change keep B's keys (atomic per-key writes under the cache)", async () => {
-    const id = newStoreId()
-    await store.write(id, writeOf({ set: { a: '1' } }))
-    await peer.send('write', id, { set: { b: '2' } })
-    await store.write(id, writeOf({ set: { c: '3' }, create: false }))
-    expect((await store.get(id))?.fields).to.deep.equal({ a: '1', b: '2', c: '3' })
-    expect(await peer.send('get', id)).to.deep.include({ fields: { a: '1', b: '2', c: '3' } })
+    it("process B destroys (a logout on another node), process A's next read finds nothing", async () => {
+      for (let round = 0; round < 50; round++) {
+        const id = newStoreId()
+        await store.write(id, writeOf({ set: { user: '"alice"' } }))
+        expect(await store.get(id)).to.not.equal(undefined)
+        await peer.send('destroy', id)
+        expect(await store.get(id)).to.equal(undefined)
+        // And A's in-flight request cannot bring it back.
+        expect(await store.write(id, writeOf({ set: { late: '1' }, create: false }))).to.equal(false)
+      }
+    })
+
+    it("A's own writes after B's change keep B's keys (atomic per-key writes under the cache)", async () => {
+      const id = newStoreId()
+      await store.write(id, writeOf({ set: { a: '1' } }))
+      await peer.send('write', id, { set: { b: '2' } })
+      await store.write(id, writeOf({ set: { c: '3' }, create: false }))
+      expect((await store.get(id))?.fields).to.deep.equal({ a: '1', b: '2', c: '3' })
+      expect(await peer.send('get', id)).to.deep.include({ fields: { a: '1', b: '2', c: '3' } })
+    })
   })
-})
+}

@@ -53,6 +53,7 @@ export {
   RedisStore,
   type RedisStoreOptions,
   type RedisWriteOutcome,
+  type RedisWriteResult,
 } from './stores/redis.js'
 export type {
   IoRedisLike,

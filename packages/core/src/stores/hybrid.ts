@@ -139,13 +139,14 @@ export class HybridStore implements SessionStore {
     const before = this.#cache.peek(id)
     this.#invalidate(id)
     const flight = this.#begin(id)
-    let outcome: Awaited<ReturnType<RedisStore['apply']>>
+    let result: Awaited<ReturnType<RedisStore['apply']>>
     try {
-      outcome = await this.redis.apply(id, change, flight.held)
+      result = await this.redis.apply(id, change, flight.held)
     } finally {
       this.#end(id, flight)
       this.#invalidate(id)
     }
+    const outcome = result.outcome
     if (this.#fresh(flight)) {
       if (outcome === 'created') {
         const fields: Record<string, string> = Object.create(null)
@@ -157,7 +158,8 @@ export class HybridStore implements SessionStore {
           established: change.established,
         }
         this.#cache.set(id, { session, expiresAt: change.expiresAt })
-      } else if (outcome === 'updated' && before !== undefined) {
+      } else if (outcome === 'updated' && before !== undefined && !result.shared) {
+        // (When another process held it too, it may have changed what `before` shows: re-read.)
         const session = copy(before.session)
         for (const key of change.unset) delete session.fields[key]
         Object.assign(session.fields, change.set)
@@ -276,8 +278,8 @@ export class HybridStore implements SessionStore {
     this.#syncing = true
     const epoch = this.#epoch
     try {
-      if (!this.redis.subscriberReady(subscription)) throw new Error('subscriber not connected')
       await this.redis.resubscribe(subscription)
+      if (!this.redis.subscriberReady(subscription)) throw new Error('subscriber not connected')
       const nonce = randomBytes(9).toString('base64url')
       const heard = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('probe not heard')), this.redis.timeout)

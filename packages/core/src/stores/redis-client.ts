@@ -14,6 +14,7 @@ export interface IoRedisLike {
   duplicate(): IoRedisLike
   subscribe(channel: string): Promise<unknown>
   on(event: string, listener: Listener): unknown
+  once(event: string, listener: Listener): unknown
   removeListener(event: string, listener: Listener): unknown
   disconnect(): void
   status?: string
@@ -78,7 +79,10 @@ export interface RedisConnection {
   masters(): Promise<Array<(args: string[]) => Promise<unknown>>>
   /** Opens a subscriber connection of its own for `channel`. */
   subscribe(channel: string, events: SubscriptionEvents): Promise<Subscription>
-  /** Re-sends SUBSCRIBE on the subscriber (idempotent); resolves once the server confirmed it. */
+  /**
+   * Re-sends SUBSCRIBE on every subscriber (idempotent), replacing dead ones and following new
+   * masters; resolves once every server confirmed it.
+   */
   resubscribe(subscription: Subscription, channel: string): Promise<void>
   /** True while the subscriber connection is up. */
   subscriberReady(subscription: Subscription): boolean
@@ -115,62 +119,171 @@ export function redisConnection(client: unknown): RedisConnection {
   )
 }
 
-interface OwnedSubscription extends Subscription {
-  readonly connection: IoRedisLike | NodeRedisLike | NodeRedisClusterLike
+/** One subscriber connection to one server. */
+interface NodeSubscriber {
+  subscribe(channel: string): Promise<void>
+  /** Connected and able to receive. */
+  ready(): boolean
+  /** Closed for good (it will not reconnect by itself). */
+  dead(): boolean
+  close(): Promise<void>
+}
+
+/** Opens a subscriber connection on one node, wired to `events`. */
+type OpenSubscriber = (events: SubscriptionEvents, channel: string) => NodeSubscriber
+
+/**
+ * Subscribers on every master (a single one for a standalone server). In a cluster a PUBLISH is
+ * delivered at once to the publishing node's own subscribers and only later to the other nodes'
+ * over the cluster bus; listening on every master gets it from the node that ran the change, so
+ * a writer's barrier round trip to that node covers the delivery.
+ */
+class NodeSubscriptions implements Subscription {
+  readonly #nodes: () => Promise<Map<string, OpenSubscriber>>
+  readonly #events: SubscriptionEvents
+  readonly #channel: string
+  readonly #subscribers = new Map<string, NodeSubscriber>()
+  #closed = false
+
+  constructor(
+    nodes: () => Promise<Map<string, OpenSubscriber>>,
+    events: SubscriptionEvents,
+    channel: string,
+  ) {
+    this.#nodes = nodes
+    this.#events = events
+    this.#channel = channel
+  }
+
+  /** Matches the subscribers to the current masters (new, gone or dead ones), then subscribes all. */
+  async resubscribe(): Promise<void> {
+    const nodes = await this.#nodes()
+    for (const [id, subscriber] of this.#subscribers) {
+      if (!nodes.has(id) || subscriber.dead()) {
+        this.#subscribers.delete(id)
+        await subscriber.close().catch(() => undefined)
+      }
+    }
+    for (const [id, open] of nodes) {
+      if (!this.#subscribers.has(id) && !this.#closed)
+        this.#subscribers.set(id, open(this.#events, this.#channel))
+    }
+    await Promise.all(
+      [...this.#subscribers.values()].map((subscriber) => subscriber.subscribe(this.#channel)),
+    )
+  }
+
+  ready(): boolean {
+    if (this.#subscribers.size === 0) return false
+    for (const subscriber of this.#subscribers.values()) if (!subscriber.ready()) return false
+    return true
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    const subscribers = [...this.#subscribers.values()]
+    this.#subscribers.clear()
+    await Promise.all(subscribers.map((subscriber) => subscriber.close().catch(() => undefined)))
+  }
+}
+
+function ioRedisSubscriber(node: IoRedisLike): OpenSubscriber {
+  return (events, channel) => {
+    const sub = node.duplicate()
+    sub.on('message', ((ch: string, message: string) => {
+      if (ch === channel) events.message(message)
+    }) as Listener)
+    sub.on('ready', events.ready)
+    for (const event of ['close', 'end', 'reconnecting', 'error']) sub.on(event, events.down)
+    if (sub.status === 'wait' && sub.connect !== undefined) sub.connect().catch(() => undefined)
+    // One shared wait for the connection, however many times a subscribe is retried meanwhile.
+    let connected: Promise<void> | undefined
+    const whenReady = (): Promise<void> => {
+      if (sub.status === 'ready') return Promise.resolve()
+      connected ??= new Promise<void>((resolve) => {
+        sub.once('ready', () => {
+          connected = undefined
+          resolve()
+        })
+      })
+      return connected
+    }
+    return {
+      subscribe: async (ch) => {
+        await whenReady()
+        await sub.subscribe(ch)
+      },
+      ready: () => sub.status === 'ready',
+      dead: () => sub.status === 'end',
+      close: async () => sub.disconnect(),
+    }
+  }
+}
+
+function nodeRedisSubscriber(client: NodeRedisLike): OpenSubscriber {
+  return (events, _channel) => {
+    const sub = client.duplicate()
+    const listener = (message: string) => events.message(message)
+    sub.on('ready', events.ready)
+    for (const event of ['end', 'error', 'reconnecting']) sub.on(event, events.down)
+    const connecting = sub.connect().catch(() => undefined)
+    return {
+      subscribe: async (ch) => {
+        await connecting
+        // The same listener each time: node-redis keeps one per function, so no duplicates.
+        await sub.subscribe(ch, listener)
+      },
+      ready: () => sub.isReady !== false,
+      dead: () => sub.isOpen === false,
+      close: async () => {
+        if (sub.destroy !== undefined) sub.destroy()
+        else await sub.disconnect?.()
+      },
+    }
+  }
+}
+
+function nodeId(node: IoRedisLike, index: number): string {
+  // A cluster node's `options` name its address (a Cluster's own options do not).
+  const options = (node as { options?: { host?: string; port?: number } }).options
+  return options?.host !== undefined ? `${options.host}:${options.port}` : `node-${index}`
+}
+
+function subscriptionOps(
+  nodes: () => Promise<Map<string, OpenSubscriber>>,
+  onTopologyChange?: (down: () => void) => void,
+): Pick<RedisConnection, 'subscribe' | 'resubscribe' | 'subscriberReady'> {
+  return {
+    async subscribe(channel, events) {
+      const subscription = new NodeSubscriptions(nodes, events, channel)
+      // New or removed masters: the cache goes cold until every master is subscribed again.
+      onTopologyChange?.(events.down)
+      return subscription
+    },
+    resubscribe: (subscription) => (subscription as NodeSubscriptions).resubscribe(),
+    subscriberReady: (subscription) => (subscription as NodeSubscriptions).ready(),
+  }
 }
 
 function ioRedisConnection(client: IoRedisLike): RedisConnection {
+  const cluster = client.isCluster === true && client.nodes !== undefined
+  const masters = () => (cluster ? client.nodes!('master') : [client])
   return {
     command: (_key, args) => client.call(args[0]!, ...args.slice(1)),
     async masters() {
-      const nodes =
-        client.isCluster === true && client.nodes !== undefined ? client.nodes('master') : [client]
-      return nodes.map((node) => (args: string[]) => node.call(args[0]!, ...args.slice(1)))
+      return masters().map((node) => (args: string[]) => node.call(args[0]!, ...args.slice(1)))
     },
-    async subscribe(channel, events) {
-      const sub = client.duplicate()
-      sub.on('message', ((ch: string, message: string) => {
-        if (ch === channel) events.message(message)
-      }) as Listener)
-      sub.on('ready', events.ready)
-      for (const event of ['close', 'end', 'reconnecting', 'error']) sub.on(event, events.down)
-      if (sub.status === 'wait' && sub.connect !== undefined) await sub.connect().catch(() => undefined)
-      const subscription: OwnedSubscription = {
-        connection: sub,
-        async close() {
-          sub.disconnect()
-        },
-      }
-      return subscription
-    },
-    async resubscribe(subscription, channel) {
-      await ((subscription as OwnedSubscription).connection as IoRedisLike).subscribe(channel)
-    },
-    subscriberReady(subscription) {
-      const sub = (subscription as OwnedSubscription).connection as IoRedisLike
-      // A Cluster has no single status; its 'end'/'ready' events still drive the state.
-      return sub.status === undefined || sub.status === 'ready'
-    },
+    ...subscriptionOps(
+      async () => new Map(masters().map((node, i) => [nodeId(node, i), ioRedisSubscriber(node)])),
+      cluster
+        ? (down) => {
+            client.on('+node', down)
+            client.on('-node', down)
+          }
+        : undefined,
+    ),
   }
 }
-
-function nodeRedisSubscribe(
-  sub: NodeRedisLike | NodeRedisClusterLike,
-  events: SubscriptionEvents,
-): OwnedSubscription {
-  sub.on('ready', events.ready)
-  for (const event of ['end', 'error', 'reconnecting']) sub.on(event, events.down)
-  return {
-    connection: sub,
-    async close() {
-      if (sub.destroy !== undefined) sub.destroy()
-      else await sub.disconnect?.()
-    },
-  }
-}
-
-// The listener is kept per subscription so a re-subscribe does not add a second one.
-const listeners = new WeakMap<object, (message: string) => void>()
 
 function nodeRedisConnection(client: NodeRedisLike): RedisConnection {
   return {
@@ -178,44 +291,25 @@ function nodeRedisConnection(client: NodeRedisLike): RedisConnection {
     async masters() {
       return [(args: string[]) => client.sendCommand(args)]
     },
-    async subscribe(_channel, events) {
-      const sub = client.duplicate()
-      const subscription = nodeRedisSubscribe(sub, events)
-      listeners.set(subscription, (message) => events.message(message))
-      await sub.connect().catch(() => undefined)
-      return subscription
-    },
-    async resubscribe(subscription, channel) {
-      const sub = (subscription as OwnedSubscription).connection as NodeRedisLike
-      await sub.subscribe(channel, listeners.get(subscription)!)
-    },
-    subscriberReady(subscription) {
-      return ((subscription as OwnedSubscription).connection as NodeRedisLike).isReady !== false
-    },
+    ...subscriptionOps(async () => new Map([['node-0', nodeRedisSubscriber(client)]])),
   }
 }
 
 function nodeRedisClusterConnection(cluster: NodeRedisClusterLike): RedisConnection {
+  const clients = () => Promise.all(cluster.masters.map((master) => cluster.nodeClient(master)))
   return {
     command: (key, args) => cluster.sendCommand(key, false, args),
     async masters() {
-      const clients = await Promise.all(cluster.masters.map((master) => cluster.nodeClient(master)))
-      return clients.map((node) => (args: string[]) => node.sendCommand(args))
+      return (await clients()).map((node) => (args: string[]) => node.sendCommand(args))
     },
-    async subscribe(_channel, events) {
-      const sub = cluster.duplicate()
-      const subscription = nodeRedisSubscribe(sub, events)
-      listeners.set(subscription, (message) => events.message(message))
-      await sub.connect().catch(() => undefined)
-      return subscription
-    },
-    async resubscribe(subscription, channel) {
-      const sub = (subscription as OwnedSubscription).connection as NodeRedisClusterLike
-      await sub.subscribe(channel, listeners.get(subscription)!)
-    },
-    subscriberReady(subscription) {
-      return ((subscription as OwnedSubscription).connection as NodeRedisClusterLike).isReady !== false
-    },
+    ...subscriptionOps(async () => {
+      const ids = cluster.masters.map((master, i) => {
+        const m = master as { address?: string; host?: string; port?: number }
+        return m.address ?? (m.host !== undefined ? `${m.host}:${m.port}` : `node-${i}`)
+      })
+      const nodes = await clients()
+      return new Map(nodes.map((node, i) => [ids[i]!, nodeRedisSubscriber(node)]))
+    }),
   }
 }
 

@@ -44,6 +44,13 @@ export interface RedisStoreOptions {
 /** What a write did: `gone` means there was no session and nothing was written. */
 export type RedisWriteOutcome = 'created' | 'updated' | 'gone'
 
+/** A write's outcome, and whether other processes held the session in their cache. */
+export interface RedisWriteResult {
+  outcome: RedisWriteOutcome
+  /** Another process's HybridStore held a copy: it may have changed the session before this write. */
+  shared: boolean
+}
+
 /** A session as read, with its expiry, or CORRUPT_RECORD for garbage under the key. */
 export interface RedisRecord {
   session: StoredSession
@@ -148,7 +155,7 @@ export class RedisStore implements SessionStore {
   }
 
   async write(id: string, change: SessionWrite): Promise<boolean> {
-    return (await this.apply(id, change)) !== 'gone'
+    return (await this.apply(id, change)).outcome !== 'gone'
   }
 
   /**
@@ -156,7 +163,7 @@ export class RedisStore implements SessionStore {
    * With an owner, the user index is updated first: if that fails nothing is written, so a session
    * can never exist outside its owner's index (which would survive "log out everywhere").
    */
-  async apply(id: string, change: SessionWrite, hold = false): Promise<RedisWriteOutcome> {
+  async apply(id: string, change: SessionWrite, hold = false): Promise<RedisWriteResult> {
     if (change.owner !== undefined) await this.#index(change.owner, id, change.expiresAt)
     const keys = Object.keys(change.set)
     const args = [
@@ -175,9 +182,10 @@ export class RedisStore implements SessionStore {
     for (const key of keys) args.push(key, change.set[key]!)
     for (const key of change.unset) args.push(key)
     const result = Number(await this.#script(WRITE, this.keyOf(id), args))
-    if (result >= 4) await this.#barrier(this.keyOf(id))
+    const shared = result >= 4
+    if (shared) await this.#barrier(this.keyOf(id))
     const outcome = result % 4
-    return outcome === 2 ? 'created' : outcome === 1 ? 'updated' : 'gone'
+    return { outcome: outcome === 2 ? 'created' : outcome === 1 ? 'updated' : 'gone', shared }
   }
 
   async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
