@@ -8,14 +8,18 @@ import {
   type TetherError,
 } from '@tether/core'
 import { stickySession } from '@tether/express'
+import { tether } from '@tether/fastify'
 import { expect } from 'chai'
 import express from 'express'
+import Fastify from 'fastify'
 import request from 'supertest'
 import { ioredisClient, nodeRedisClient, type TestClient } from '../support/redis-clients.js'
 import { type RedisServerHandle, startRedisServer, uniquePrefix } from '../support/redis-server.js'
 import { cookieFrom } from '../support/session-cookie.js'
 
 const SECRET = 'redis-outage-test-secret-0123456789abcdef'
+
+type KeyValueSession = { get(key: string): unknown; set(key: string, value: unknown): void }
 
 /** Polls `check` every 100 ms until it holds, for at most `ms`. */
 async function eventually(check: () => Promise<boolean>, ms = 8000): Promise<void> {
@@ -132,6 +136,43 @@ for (const { name, connect, makeStore } of cases) {
     })
   })
 }
+
+describe('Redis outage through a Fastify app (RedisStore + ioredis)', () => {
+  it('answers 503 with Retry-After while Redis is down, and recovers when it is back', async function () {
+    if (process.env.REDIS_URL) this.skip()
+    this.timeout(30_000)
+    const server = await startRedisServer()
+    const c = await ioredisClient(server)
+    const app = Fastify()
+    try {
+      await app.register(tether, {
+        secret: SECRET,
+        store: new RedisStore({ client: c.client as never, prefix: uniquePrefix('fastify-out') }),
+        retryAfter: 7,
+      })
+      app.get('/count', async (request) => {
+        const session = (request as unknown as { session: KeyValueSession }).session
+        const count = ((session.get('count') as number | undefined) ?? 0) + 1
+        session.set('count', count)
+        return { count }
+      })
+      await app.ready()
+      const first = await app.inject({ url: '/count' })
+      expect(first.json()).to.deep.equal({ count: 1 })
+      const cookie = String(first.headers['set-cookie']).split(';')[0]!
+      await server.stop()
+      const down = await app.inject({ url: '/count', headers: { cookie } })
+      expect(down.statusCode).to.equal(503)
+      expect(down.headers['retry-after']).to.equal('7')
+      await server.start()
+      await eventually(async () => (await app.inject({ url: '/count' })).statusCode === 200)
+    } finally {
+      await app.close()
+      await c.close()
+      await server.stop()
+    }
+  })
+})
 
 describe('Redis outage at the SessionManager level', () => {
   it('open and commit reject with ERR_TETHER_STORE_UNAVAILABLE (not a silent empty session)', async function () {

@@ -1,5 +1,6 @@
 import { RedisStore, SessionManager } from '@tether/core'
 import { expect } from 'chai'
+import sinon from 'sinon'
 import {
   type ClientKind,
   ioredisClient,
@@ -70,6 +71,62 @@ describe('RedisStore options', () => {
     } finally {
       await c.close()
     }
+  })
+})
+
+describe('RedisStore expiry follows the SessionManager timeouts', () => {
+  let c: TestClient
+  let clock: sinon.SinonFakeTimers | undefined
+
+  before(async () => {
+    c = await makers.ioredis()
+  })
+
+  afterEach(() => {
+    clock?.restore()
+    clock = undefined
+  })
+
+  after(async () => {
+    await c.close()
+  })
+
+  async function ttlAfterFirstWrite(idleTimeout: number, absoluteTimeout: number): Promise<number> {
+    const store = new RedisStore({ client: c.client as never, prefix: uniquePrefix('ttl') })
+    const browser = new SessionBrowser(
+      new SessionManager({ secret: SECRET, store, idleTimeout, absoluteTimeout }),
+    )
+    await browser.request((s) => s.set('a', 1))
+    const [id] = await store.ids()
+    return Number(await store_send(c, store.keyOf(id!), ['PTTL', store.keyOf(id!)]))
+  }
+
+  it('is the idle timeout after a write', async () => {
+    expect(await ttlAfterFirstWrite(60_000, 3_600_000)).to.be.within(59_000, 60_000)
+  })
+
+  it('is capped by the absolute timeout', async () => {
+    expect(await ttlAfterFirstWrite(60_000, 20_000)).to.be.within(19_000, 20_000)
+  })
+
+  it('slides with a touch once the touch is due, and not before', async () => {
+    clock = sinon.useFakeTimers({ now: Date.now(), toFake: ['Date'] })
+    const store = new RedisStore({ client: c.client as never, prefix: uniquePrefix('touch') })
+    const manager = new SessionManager({ secret: SECRET, store, idleTimeout: 60_000, touchAfter: 0.5 })
+    const browser = new SessionBrowser(manager)
+    await browser.request((s) => s.set('a', 1))
+    const [id] = await store.ids()
+    const first = (await store.read(id!))!.expiresAt
+    clock.tick(10_000) // less than half the idle window: no write at all
+    await browser.request((s) => s.get('a'))
+    expect((await store.read(id!))!.expiresAt).to.equal(first)
+    clock.tick(25_000) // past half of it: the read touches
+    await browser.request((s) => s.get('a'))
+    const touched = await store.read(id!)
+    expect(touched!.expiresAt).to.equal(first + 35_000)
+    expect(touched!.session.touchedAt).to.equal(Date.now())
+    const ttl = Number(await store_send(c, store.keyOf(id!), ['PTTL', store.keyOf(id!)]))
+    expect(ttl).to.be.within(59_000, 60_000)
   })
 })
 
