@@ -126,6 +126,25 @@ describe('HybridStore cache', () => {
     expect(await store.write(id, writeOf({ set: { a: '2' }, create: false }))).to.equal(false)
   })
 
+  it("sees another HybridStore's destroyAll and clear at once", async () => {
+    const other = new HybridStore({ client: c.client as never, prefix: store.redis.prefix })
+    await other.ready()
+    try {
+      const owned = newStoreId()
+      const plain = newStoreId()
+      await store.write(owned, writeOf({ set: { a: '1' }, owner: 'dave' }))
+      await store.write(plain, writeOf({ set: { a: '1' } }))
+      expect(await store.get(owned)).to.not.equal(undefined)
+      expect(await other.destroyAll('dave')).to.deep.equal([owned])
+      expect(await store.get(owned)).to.equal(undefined)
+      expect(await store.get(plain)).to.not.equal(undefined)
+      await other.clear()
+      expect(await store.get(plain)).to.equal(undefined)
+    } finally {
+      await other.close()
+    }
+  })
+
   it('goes cold while its invalidation connection is down, and warms up again once it is back', async () => {
     const id = newStoreId()
     await store.write(id, writeOf({ set: { a: '1' } }))

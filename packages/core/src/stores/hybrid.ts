@@ -228,7 +228,7 @@ export class HybridStore implements SessionStore {
     this.#dropAll()
     await this.redis.clear()
     this.#dropAll()
-    await this.redis.announce(`${this.redis.origin}:*`)
+    await this.redis.announce(`${this.redis.origin}:*`, true)
   }
 
   /** Closes the subscriber connection and stops the resync timer; the client stays open. */

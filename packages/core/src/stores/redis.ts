@@ -283,9 +283,13 @@ export class RedisStore implements SessionStore {
     return this.#redis.subscriberReady(subscription)
   }
 
-  /** Publishes on the invalidation channel. @internal */
-  async announce(message: string): Promise<void> {
+  /**
+   * Publishes on the invalidation channel; with `settle`, also waits one more round trip so that
+   * (on a standalone server) the message has left Redis before this resolves. @internal
+   */
+  async announce(message: string, settle = false): Promise<void> {
     await this.#send(undefined, ['PUBLISH', this.channel, message])
+    if (settle) await this.#send(undefined, ['PING'])
   }
 
   /** Deletes a session; returns its owner ('' for none). */
