@@ -63,3 +63,4 @@ export type {
 } from './stores/redis-client.js'
 export type { SessionStore, SessionWrite, StoredSession } from './stores/store.js'
 export { optionError, warnOnce } from './validate.js'
+export { type KnownCookie, VerifiedCookies } from './verified-cookies.js'

@@ -1,4 +1,4 @@
-import { checkCookieValue, signCookieValue } from './cookie.js'
+import { signCookieValue } from './cookie.js'
 import {
   type CookieOptions,
   type ResolvedCookieOptions,
@@ -17,6 +17,7 @@ import { newToken, storeIdOf } from './session-id.js'
 import { MemoryStore } from './stores/memory.js'
 import type { SessionStore, SessionWrite, StoredSession } from './stores/store.js'
 import { boolean, fraction, optionError, positiveNumber } from './validate.js'
+import { VerifiedCookies } from './verified-cookies.js'
 
 /** Options shared by every Tether adapter. */
 export interface TetherOptions {
@@ -100,12 +101,15 @@ export class SessionManager {
   readonly #owner: ((session: Session) => string | undefined) | undefined
   /** Sessions held by in-flight requests (or being loaded), by store id. */
   readonly #live = new Map<string, LiveSession | Promise<LiveSession | undefined>>()
+  /** Cookie values that verified recently (saves an HMAC and a SHA-256 per request). */
+  readonly #verified: VerifiedCookies
 
   constructor(options: TetherOptions) {
     if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options)
     if (options.secret === undefined)
       throw optionError('secret', 'a string of at least 32 characters (or an array of them)', undefined)
     this.keyring = new Keyring(options.secret)
+    this.#verified = new VerifiedCookies(this.keyring)
     if (options.store !== undefined && !isStore(options.store)) {
       throw optionError(
         'store',
@@ -146,7 +150,7 @@ export class SessionManager {
   async open(cookieHeader: unknown): Promise<SessionContext> {
     let reissue = false
     for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
-      const checked = checkCookieValue(value, this.keyring)
+      const checked = this.#verified.check(value)
       if (checked === 'format') {
         this.metrics.increment('rejectedFormat')
         continue
@@ -156,7 +160,7 @@ export class SessionManager {
         continue
       }
       reissue = checked.keyIndex > 0
-      const live = await this.#acquire(storeIdOf(checked.token), checked.token, checked.route)
+      const live = await this.#acquire(checked.storeId, checked.token, checked.route)
       if (live !== undefined) {
         if (reissue) this.metrics.increment('reissued')
         return new SessionContext(this, live, reissue)
