@@ -54,7 +54,9 @@ export function requireSession(
   const forbidden = denial('forbidden', options.forbidden, 403, { error: 'forbidden' })
 
   return async function requireSession(request: FastifyRequest, reply: FastifyReply) {
-    const session = request.session as Session | null
+    // Read through unknown: another plugin's declaration of request.session (@fastify/session) may
+    // be in the same type-check program.
+    const session = (request as unknown as { session: Session | null }).session
     if (session === null) {
       throw new Error('requireSession() needs the @tether/fastify plugin to be registered first')
     }

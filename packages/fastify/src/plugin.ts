@@ -1,4 +1,11 @@
-import { isMisrouted, isTetherError, type Metrics, type SessionContext, SessionManager } from '@tether/core'
+import {
+  isMisrouted,
+  isTetherError,
+  type Metrics,
+  type Session,
+  type SessionContext,
+  SessionManager,
+} from '@tether/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { resolveAdapterOptions, STORE_UNAVAILABLE_BODY, type TetherPluginOptions } from './options.js'
@@ -60,7 +67,7 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
       return reply
     }
     ;(request as unknown as RequestWithContext)[CONTEXT] = new RequestSession(ctx)
-    request.session = ctx.session
+    ;(request as unknown as { session: Session }).session = ctx.session
     if (isMisrouted(ctx.route, manager.route, request.raw.socket)) {
       // A pooled keep-alive connection brought another worker's session here: close it so the
       // client's next request is routed afresh to the owner.
