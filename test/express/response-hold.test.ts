@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import { requireSession, stickySession } from '@tether/express'
 import { expect } from 'chai'
 import express from 'express'
@@ -52,6 +54,10 @@ describe('express: holding the response until the session is committed', () => {
         }
       }, 30)
     })
+    app.get('/file', (req, res, next) => {
+      req.session.set('a', 1)
+      res.sendFile(fileURLToPath(import.meta.url), (error) => error && next(error))
+    })
     app.get('/unguarded', requireSession(), (_req, res) => res.end())
     server = app.listen(0, '127.0.0.1')
     await new Promise<void>((resolve) => server.once('listening', resolve))
@@ -84,6 +90,25 @@ describe('express: holding the response until the session is committed', () => {
     const res = await supertest(url).get('/big-stream').expect(200)
     expect(res.text.length).to.equal(64 * 65_536)
     cookieFrom(res)
+  })
+
+  it('commits before res.sendFile() streams a file, and before the head of a HEAD request', async () => {
+    store.writeDelay = 20
+    const res = await supertest(url)
+      .get('/file')
+      .buffer(true)
+      .parse((r, done) => {
+        let body = ''
+        r.on('data', (chunk: Buffer) => {
+          body += chunk.toString()
+        })
+        r.on('end', () => done(null, body))
+      })
+    expect(res.status).to.equal(200)
+    expect(res.body).to.equal(readFileSync(fileURLToPath(import.meta.url), 'utf8'))
+    cookieFrom(res)
+    const head = await supertest(url).head('/own-cookie').expect(200)
+    cookieFrom(head)
   })
 
   it('survives app writes that come after a failed commit was answered with 503', async () => {

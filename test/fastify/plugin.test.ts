@@ -1,0 +1,89 @@
+import { type Session, storeIdOf } from '@tether/core'
+import tether, { tether as namedTether, requireSession } from '@tether/fastify'
+import { expect } from 'chai'
+import Fastify from 'fastify'
+import { TEST_SECRET } from '../support/adapter-drivers.js'
+import { SwitchableStore } from '../support/switchable-store.js'
+
+// Typed through core: bench files in this type-check program load @fastify/session's types.
+const sessionOf = (request: unknown) => (request as { session: Session }).session
+
+describe('fastify: the plugin', () => {
+  it('is a named fastify-plugin, the same as the default export, and decorates fastify.tether', async () => {
+    expect(namedTether).to.equal(tether)
+    const app = Fastify()
+    await app.register(tether, { secret: TEST_SECRET })
+    await app.ready()
+    expect(app.hasPlugin('@tether/fastify')).to.equal(true)
+    expect(app.tether.manager.cookie.name).to.equal('tether.sid')
+    expect(app.tether.metrics).to.equal(app.tether.manager.metrics)
+    await app.close()
+  })
+
+  it("keeps the app's own Set-Cookie headers and commits before a HEAD answer", async () => {
+    const store = new SwitchableStore()
+    const app = Fastify()
+    await app.register(tether, { secret: TEST_SECRET, store })
+    app.get('/both', async (request, reply) => {
+      sessionOf(request).set('a', 1)
+      reply.header('set-cookie', 'theme=dark; Path=/')
+      return { ok: true }
+    })
+    store.writeDelay = 20
+    const res = await app.inject({ method: 'GET', url: '/both' })
+    const names = ([] as string[]).concat(res.headers['set-cookie'] ?? []).map((l) => l.split('=')[0])
+    expect(names).to.have.members(['theme', 'tether.sid'])
+    const head = await app.inject({ method: 'HEAD', url: '/both' })
+    expect(([] as string[]).concat(head.headers['set-cookie'] ?? []).join()).to.include('tether.sid=')
+    expect(store.size).to.equal(2)
+    await app.close()
+    await store.close()
+  })
+
+  it('a guard on a scope without the plugin is a server error, not an open door', async () => {
+    const app = Fastify()
+    app.get('/x', { preHandler: requireSession() }, async () => 'open')
+    const res = await app.inject({ method: 'GET', url: '/x' })
+    expect(res.statusCode).to.equal(500)
+    await app.close()
+  })
+
+  it('does not commit hijacked replies (documented), and still releases the session', async () => {
+    const store = new SwitchableStore()
+    const app = Fastify()
+    await app.register(tether, { secret: TEST_SECRET, store })
+    app.get('/set', async (request) => {
+      sessionOf(request).set('a', 1)
+      return { ok: true }
+    })
+    app.get('/read', async (request) => ({ a: sessionOf(request).get('a') ?? null }))
+    app.get('/raw', async (request, reply) => {
+      sessionOf(request).set('b', 1)
+      reply.hijack()
+      reply.raw.end('raw')
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const url = `http://127.0.0.1:${(app.server.address() as import('node:net').AddressInfo).port}`
+    const first = await fetch(`${url}/set`)
+    const cookie = first.headers.getSetCookie()[0]!.split(';')[0]!
+    const raw = await fetch(`${url}/raw`, { headers: { cookie } })
+    expect(await raw.text()).to.equal('raw')
+    expect(raw.headers.getSetCookie()).to.deep.equal([])
+    // Released: a change made in the store behind the app's back is seen by the next request.
+    const id = storeIdOf(cookie.slice(cookie.indexOf('=') + 1).split('.')[0]!)
+    const now = Date.now()
+    await store.write(id, {
+      set: { a: '5' },
+      unset: [],
+      createdAt: now,
+      touchedAt: now,
+      expiresAt: now + 60_000,
+      established: false,
+      create: false,
+    })
+    const read = await fetch(`${url}/read`, { headers: { cookie } })
+    expect(await read.json()).to.deep.equal({ a: 5 })
+    await app.close()
+    await store.close()
+  })
+})
