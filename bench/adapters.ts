@@ -5,7 +5,8 @@
 //            afterwards the counter is compared with the number of 2xx answers.
 //   create:  GET /new without a cookie: every request creates and stores a new session.
 // Each target runs in its own child process; autocannon runs here.
-// Usage: node --import tsx --conditions=tether-source bench/adapters.ts [--duration 5] [--connections 50]
+// Usage: node --import tsx bench/adapters.ts [--duration 5] [--connections 50] [--repeat 1]
+// (after building the packages; add --conditions=tether-source to run the TypeScript sources).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -16,8 +17,12 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
     frameworks: { type: 'string', default: 'express,fastify' },
+    // Rounds over the whole matrix, each in a rotated order; the table shows medians. On a shared
+    // machine this evens out load that comes and goes during one case.
+    repeat: { type: 'string', default: '1' },
   },
 })
+const repeat = Number(values.repeat)
 const duration = Number(values.duration)
 const connections = Number(values.connections)
 const SERVER = fileURLToPath(new URL('adapters-server.ts', import.meta.url))
@@ -120,23 +125,49 @@ async function peek(url: string, headers: Record<string, string>): Promise<Stats
   return (await res.json()) as Stats
 }
 
-const rows: Row[] = []
-for (const framework of values.frameworks.split(',')) {
-  for (const workload of ['counter', 'create'] as const) {
-    for (const variant of ['plain', 'tether', 'anchor'] as const) {
-      const row = await run(framework, workload, variant)
-      rows.push(row)
-      console.error(`${framework} ${workload} ${variant}: ${row.rps.toFixed(0)} req/s`)
+const VARIANTS = ['plain', 'tether', 'anchor'] as const
+const samples = new Map<string, Row[]>()
+for (let round = 0; round < repeat; round++) {
+  for (const framework of values.frameworks.split(',')) {
+    for (const workload of ['counter', 'create'] as const) {
+      for (let i = 0; i < VARIANTS.length; i++) {
+        const variant = VARIANTS[(i + round) % VARIANTS.length]!
+        const row = await run(framework, workload, variant)
+        const key = `${framework} ${workload} ${variant}`
+        samples.set(key, [...(samples.get(key) ?? []), row])
+        console.error(`round ${round + 1}: ${key}: ${row.rps.toFixed(0)} req/s`)
+      }
     }
   }
 }
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0)
+const rows: Row[] = [...samples.values()].map((runs) => {
+  const row: Row = {
+    ...runs[0]!,
+    rps: median(runs.map((r) => r.rps)),
+    p99: median(runs.map((r) => r.p99)),
+    cpuPerRequest: median(runs.map((r) => r.cpuPerRequest)),
+    handled: sum(runs.map((r) => r.handled)),
+    errors: sum(runs.map((r) => r.errors)),
+  }
+  if (runs[0]!.counted !== undefined) row.counted = sum(runs.map((r) => r.counted!))
+  return row
+})
 
 const fmt = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0))
 const name = (row: Row) =>
   row.variant === 'plain'
     ? `plain ${row.framework}`
     : `${row.framework} + ${row.variant === 'tether' ? TETHER[row.framework as 'express'] : ANCHOR[row.framework as 'express']}`
-console.log(`\n${duration} s per case, ${connections} connections, Node.js ${process.version}\n`)
+console.log(
+  `\n${duration} s per case, ${connections} connections, ${repeat} round(s) (medians), Node.js ${process.version}\n`,
+)
 console.log(
   '| workload | stack | req/s | p99 ms | req/s vs plain | req/s vs anchor | server CPU µs/req | CPU vs plain | counter kept | errors |',
 )
