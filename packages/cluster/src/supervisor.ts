@@ -62,6 +62,10 @@ class WorkerProcess implements PoolWorker {
   }
 
   handOff(message: ConnectionMessage, socket: Socket, done: (delivered: boolean) => void): void {
+    if (!stillHere(socket)) {
+      done(true) // closed meanwhile: nothing left to deliver
+      return
+    }
     if (this.exited || !this.worker.isConnected()) {
       done(false)
       return
@@ -69,21 +73,34 @@ class WorkerProcess implements PoolWorker {
     const entry: Handed = { socket, done }
     this.inFlight.add(entry)
     this.handedSinceReport++
+    // Without `server`, Node does not track the socket across processes: no NODE_SOCKET_* messages
+    // back and forth for every connection (node:cluster's own round-robin sends bare handles too).
+    // `_server` stays, so destroying the detached socket below keeps the server's count right.
+    ;(socket as unknown as { server: unknown }).server = null
     try {
       this.worker.send(message, socket, { keepOpen: false }, (error) => {
         if (!this.inFlight.delete(entry)) return
-        done(error === null || error === undefined || !stillHere(socket))
+        if (error !== null && error !== undefined && stillHere(socket)) {
+          done(false) // not sent: the socket is intact here and can go elsewhere
+          return
+        }
+        socket.destroy() // its handle went to the worker (or was closed): only the shell is left
+        done(true)
       })
     } catch {
       this.inFlight.delete(entry)
-      done(!stillHere(socket))
+      if (stillHere(socket)) done(false)
+      else {
+        socket.destroy()
+        done(true)
+      }
     }
   }
 
   /**
    * The worker is gone: hand-offs still queued in its channel come back to be routed again, and
    * the one written but never acknowledged is closed. (Node keeps that handle open in the primary
-   * until an ACK that will never come, and would leave the client hanging.)
+   * until an acknowledgement that will never come, which would leave the client hanging.)
    */
   abandonInFlight(): void {
     const child = this.worker.process as unknown as {
@@ -97,7 +114,11 @@ class WorkerProcess implements PoolWorker {
     }
     for (const entry of this.inFlight) {
       this.inFlight.delete(entry)
-      entry.done(!stillHere(entry.socket))
+      if (stillHere(entry.socket)) entry.done(false)
+      else {
+        entry.socket.destroy()
+        entry.done(true)
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import https from 'node:https'
-import { Server as NetServer, type Socket } from 'node:net'
+import { Server as NetServer, Socket, type SocketConstructorOpts } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
 import { CONNECTION_ROUTE, isMisrouted, parseCookieValue, ROUTE_ENV, readCookieValues } from '@tether/core'
 import { type ConnectionMessage, isTetherMessage, type StatsMessage, type WorkerMessage } from './messages.js'
@@ -23,11 +23,11 @@ export type ClusterApp = RequestListener | http.Server | https.Server | FastifyL
 export type AppFactory = () => ClusterApp | Promise<ClusterApp>
 
 interface ConnectionState {
-  /** Requests in progress. */
-  active: number
   /** Requests seen, to tell a socket that was idle at both of two drain ticks from a busy one. */
   seen: number
   seenAtLastTick: number
+  /** socket.bytesRead at the last drain tick: a request still arriving is not idle. */
+  bytesAtLastTick: number
   idleTicks: number
   /** Taken over by an 'upgrade' handler (WebSocket): not ours to close when idle. */
   upgraded: boolean
@@ -37,6 +37,15 @@ interface ConnectionState {
 const DRAIN_TICK_MS = 250
 /** Most often a worker reports its counters to the primary. */
 const STATS_INTERVAL_MS = 100
+
+/**
+ * True while the http server is answering a request on `socket`: it keeps the response in flight
+ * as `socket._httpMessage` (long-standing, used by http itself for this). Reading it costs nothing
+ * per request, unlike tracking every response's end.
+ */
+function responding(socket: Socket): boolean {
+  return (socket as Socket & { _httpMessage?: unknown })._httpMessage != null
+}
 
 function isFastify(app: unknown): app is FastifyLike {
   return (
@@ -122,13 +131,7 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
 
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     const state = connections.get(req.socket)
-    if (state !== undefined) {
-      state.active++
-      state.seen++
-      res.once('close', () => {
-        state.active--
-      })
-    }
+    if (state !== undefined) state.seen++
     if (draining) res.setHeader('Connection', 'close')
     const cookie = req.headers.cookie
     if (cookie?.includes(cookiePrefix)) {
@@ -160,8 +163,15 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
     draining = true
     drainTimer = setInterval(() => {
       for (const [socket, state] of connections) {
-        if (state.upgraded || state.active > 0 || state.seen !== state.seenAtLastTick) {
+        const bytes = socket.bytesRead
+        if (
+          state.upgraded ||
+          responding(socket) ||
+          state.seen !== state.seenAtLastTick ||
+          bytes !== state.bytesAtLastTick
+        ) {
           state.seenAtLastTick = state.seen
+          state.bytesAtLastTick = bytes
           state.idleTicks = 0
         } else if (++state.idleTicks >= 2) {
           socket.destroy()
@@ -175,11 +185,23 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
     if (!isTetherMessage(message)) return
     if (message.tether === 'drain') return drain()
     if (message.tether !== 'connection' || handle === undefined || handle === null) return
-    const socket = handle as Socket
+    // The primary sends the raw TCP handle (see PoolWorker.handOff); wrap it like net.Server would.
+    const socket =
+      handle instanceof Socket
+        ? handle
+        : new Socket({ handle, readable: true, writable: true } as SocketConstructorOpts)
+    // http.Server's default (noDelay: true) is applied by net.Server on accept, which never runs here.
+    socket.setNoDelay(true)
     const { head, connectionRoute } = message as ConnectionMessage
     if (connectionRoute !== undefined)
       (socket as Socket & { [CONNECTION_ROUTE]?: string })[CONNECTION_ROUTE] = connectionRoute
-    const state: ConnectionState = { active: 0, seen: 0, seenAtLastTick: 0, idleTicks: 0, upgraded: false }
+    const state: ConnectionState = {
+      seen: 0,
+      seenAtLastTick: 0,
+      bytesAtLastTick: -1,
+      idleTicks: 0,
+      upgraded: false,
+    }
     connections.set(socket, state)
     socket.once('close', () => {
       connections.delete(socket)

@@ -1,0 +1,108 @@
+// HTTP throughput of three 2-worker clusters serving the same trivial app, measured with wrk in
+// one run: Node's cluster round-robin (no affinity), @socket.io/sticky, and Tether's cookie
+// routing; with keep-alive and with a new connection per request (`-H 'Connection: close'`).
+//
+//   node --import tsx --conditions=tether-source bench/cluster-http.ts [seconds=3] [connections=50] [rounds=3]
+//
+// Needs wrk (Debian: apt-get install wrk). Each run is short since the machine is shared; the
+// clusters take turns for `rounds` rounds and the median of each figure is reported, so that a
+// burst of someone else's load does not land on one contender only.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { issueCookieValue, Keyring } from '@tether/core'
+
+const seconds = Number(process.argv[2] ?? 3)
+const connections = Number(process.argv[3] ?? 50)
+const rounds = Number(process.argv[4] ?? 3)
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url))
+
+interface Result {
+  rps: number
+  p50: string
+  p99: string
+  errors: string
+}
+
+async function startServer(mode: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [...process.execArgv, here('./cluster-server.ts'), mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk
+      const match = /\{"port":(\d+)\}/.exec(out)
+      if (match) resolve(Number(match[1]))
+    })
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)))
+  })
+  return { child, port }
+}
+
+function wrk(port: number, duration: number, close: boolean, cookies: string[]): Result {
+  const args = ['-t2', `-c${connections}`, `-d${duration}s`, '--latency', '-s', here('./cluster-wrk.lua')]
+  if (close) args.push('-H', 'Connection: close')
+  args.push(`http://127.0.0.1:${port}/`)
+  const out = execFileSync('wrk', args, {
+    env: { ...process.env, BENCH_COOKIES: cookies.join('|') },
+    encoding: 'utf8',
+  })
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)
+  const p50 = /\s50%\s+(\S+)/.exec(out)?.[1] ?? '?'
+  const p99 = /\s99%\s+(\S+)/.exec(out)?.[1] ?? '?'
+  const socketErrors = /Socket errors: (.*)/.exec(out)?.[1]
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1]
+  const errors = [socketErrors, non2xx && `non-2xx ${non2xx}`].filter(Boolean).join('; ') || 'none'
+  return { rps, p50, p99, errors }
+}
+
+// Two sessions, one per worker: Tether routes each wrk thread's connections to its owner.
+const keyring = new Keyring('bench-secret-bench-secret-bench-secret!')
+const cookies = ['w0', 'w1'].map((route) => `tether.sid=${issueCookieValue(route, keyring).value}`)
+
+const modes = (process.env.BENCH_MODES ?? 'node-cluster,socket-io-sticky,tether').split(',')
+const runs = new Map<string, Array<{ keepAlive: Result; close: Result }>>(modes.map((m) => [m, []]))
+for (let round = 0; round < rounds; round++) {
+  for (const mode of modes) {
+    const { child, port } = await startServer(mode)
+    try {
+      wrk(port, 1, false, cookies) // warm-up
+      const keepAlive = wrk(port, seconds, false, cookies)
+      const close = wrk(port, seconds, true, cookies)
+      runs.get(mode)!.push({ keepAlive, close })
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise((resolve) => child.once('exit', resolve))
+    }
+  }
+}
+/** The run with the median requests/second (its latencies and errors come along). */
+const median = (results: Result[]): Result =>
+  [...results].sort((a, b) => a.rps - b.rps)[Math.floor(results.length / 2)]!
+const results = new Map(
+  [...runs].map(([mode, r]) => [
+    mode,
+    { keepAlive: median(r.map((x) => x.keepAlive)), close: median(r.map((x) => x.close)) },
+  ]),
+)
+const base = results.get('node-cluster')!
+const fmt = (n: number) => `${(n / 1000).toFixed(1)}k/s`
+console.log(
+  `wrk -t2 -c${connections} -d${seconds}s, 2 workers, median of ${rounds} rounds, Node ${process.version}\n`,
+)
+console.log(
+  '| cluster | keep-alive req/s | p50 / p99 | vs node cluster | new connection req/s | p50 / p99 | vs node cluster | errors (keep-alive; new conn.) |',
+)
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
+for (const [mode, r] of results) {
+  const all = runs.get(mode)!
+  const spread = (pick: (x: { keepAlive: Result; close: Result }) => Result) =>
+    all.map((x) => `${(pick(x).rps / 1000).toFixed(1)}k`).join(', ')
+  console.error(
+    `${mode}: keep-alive runs ${spread((x) => x.keepAlive)}; new-connection runs ${spread((x) => x.close)}`,
+  )
+  console.log(
+    `| ${mode} | ${fmt(r.keepAlive.rps)} | ${r.keepAlive.p50} / ${r.keepAlive.p99} | ${(r.keepAlive.rps / base.keepAlive.rps).toFixed(2)}x | ` +
+      `${fmt(r.close.rps)} | ${r.close.p50} / ${r.close.p99} | ${(r.close.rps / base.close.rps).toFixed(2)}x | ${r.keepAlive.errors}; ${r.close.errors} |`,
+  )
+}
