@@ -217,9 +217,8 @@ export class RedisStore implements SessionStore {
    */
   async sessionsOf(userId: string): Promise<string[]> {
     const index = this.userKeyOf(assertUserId(userId))
-    const members = toStrings(
-      await this.#send(index, ['ZRANGE', index, String(Date.now()), '+inf', 'BYSCORE']),
-    )
+    // Every member, whatever its score says: existence is what counts.
+    const members = toStrings(await this.#send(index, ['ZRANGE', index, '0', '-1']))
     const alive = await Promise.all(
       members.map((id) => this.#send(this.keyOf(id), ['EXISTS', this.keyOf(id)])),
     )
