@@ -92,11 +92,15 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
     },
   )
 
-  const release = async function releaseSession(request: FastifyRequest) {
+  // Callback style: nothing to wait for, so no promise per request.
+  fastify.addHook('onResponse', function releaseSession(request, _reply, done) {
     ;(request as unknown as RequestWithContext)[CONTEXT]?.release()
-  }
-  fastify.addHook('onResponse', release)
-  fastify.addHook('onRequestAbort', release)
+    done()
+  })
+  fastify.addHook('onRequestAbort', function releaseAborted(request, done) {
+    ;(request as unknown as RequestWithContext)[CONTEXT]?.release()
+    done()
+  })
   fastify.addHook('onClose', async function closeSessions() {
     await manager.close()
   })
