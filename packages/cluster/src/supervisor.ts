@@ -30,7 +30,12 @@ export interface WorkerPool {
   readonly ring: HashRing
 }
 
-type Handed = { socket: Socket; done: (delivered: boolean) => void }
+type Handed = { socket: Socket; done: (delivered: boolean) => void; restore: () => void }
+
+interface TcpHandle {
+  onread: unknown
+  close(): void
+}
 
 /** One worker process and what the primary knows about it. */
 class WorkerProcess implements PoolWorker {
@@ -62,7 +67,9 @@ class WorkerProcess implements PoolWorker {
   }
 
   handOff(message: ConnectionMessage, socket: Socket, done: (delivered: boolean) => void): void {
-    if (!stillHere(socket)) {
+    const owned = socket as unknown as { _handle: TcpHandle | null }
+    const handle = socket.destroyed ? null : owned._handle
+    if (handle === null) {
       done(true) // closed meanwhile: nothing left to deliver
       return
     }
@@ -70,55 +77,45 @@ class WorkerProcess implements PoolWorker {
       done(false)
       return
     }
-    const entry: Handed = { socket, done }
+    // The bare TCP handle goes, as with node:cluster's own round-robin. It leaves the socket now,
+    // in this tick: the stream would otherwise restart reading on the next one and eat the body.
+    const onread = handle.onread
+    handle.onread = () => undefined
+    owned._handle = null
+    const restore = () => {
+      handle.onread = onread
+      owned._handle = handle
+    }
+    const entry: Handed = { socket, done, restore }
     this.inFlight.add(entry)
     this.handedSinceReport++
-    // Without `server`, Node does not track the socket across processes: no NODE_SOCKET_* messages
-    // back and forth for every connection (node:cluster's own round-robin sends bare handles too).
-    // `_server` stays, so destroying the detached socket below keeps the server's count right.
-    ;(socket as unknown as { server: unknown }).server = null
     try {
-      this.worker.send(message, socket, { keepOpen: false }, (error) => {
+      this.worker.send(message, handle as never, (error) => {
         if (!this.inFlight.delete(entry)) return
-        if (error !== null && error !== undefined && stillHere(socket)) {
-          done(false) // not sent: the socket is intact here and can go elsewhere
+        if (error !== null && error !== undefined) {
+          restore() // not sent: the socket is intact here and can go elsewhere
+          done(false)
           return
         }
-        socket.destroy() // its handle went to the worker (or was closed): only the shell is left
+        // Written: the kernel holds a duplicate of the descriptor for the worker. Close ours
+        // (no shutdown, the connection lives on) and retire the shell so the server count drops.
+        handle.close()
+        socket.destroy()
         done(true)
       })
     } catch {
       this.inFlight.delete(entry)
-      if (stillHere(socket)) done(false)
-      else {
-        socket.destroy()
-        done(true)
-      }
+      restore()
+      done(false)
     }
   }
 
-  /**
-   * The worker is gone: hand-offs still queued in its channel come back to be routed again, and
-   * the one written but never acknowledged is closed. (Node keeps that handle open in the primary
-   * until an acknowledgement that will never come, which would leave the client hanging.)
-   */
+  /** The worker is gone: hand-offs still queued in its channel come back to be routed again. */
   abandonInFlight(): void {
-    const child = this.worker.process as unknown as {
-      _pendingMessage?: { handle?: { close?: () => void } } | null
-    }
-    try {
-      child._pendingMessage?.handle?.close?.()
-      child._pendingMessage = null
-    } catch {
-      // Already closed.
-    }
     for (const entry of this.inFlight) {
       this.inFlight.delete(entry)
-      if (stillHere(entry.socket)) entry.done(false)
-      else {
-        entry.socket.destroy()
-        entry.done(true)
-      }
+      entry.restore()
+      entry.done(false)
     }
   }
 
@@ -127,11 +124,6 @@ class WorkerProcess implements PoolWorker {
     this.handedSinceReport = 0
     this.misroutes = stats.misroutes
   }
-}
-
-/** The socket still holds its handle in this process: a send that did not happen left it intact. */
-function stillHere(socket: Socket): boolean {
-  return !socket.destroyed && (socket as unknown as { _handle: unknown })._handle != null
 }
 
 interface Slot {
@@ -295,7 +287,8 @@ export class Supervisor extends EventEmitter implements WorkerPool {
               `${this.#options.restartWindow} ms (last: ${(error as Error).message})`,
           )
         }
-        await new Promise((resolve) => setTimeout(resolve, delay).unref())
+        // Not unref'd: start-up is awaited, and nothing else may keep the process alive meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, delay))
       }
     }
   }
