@@ -91,3 +91,15 @@ describe('encryption at rest (AES-256-GCM envelope)', () => {
     )
   })
 })
+
+describe('store ids', () => {
+  it('are SHA-256 of the token (base64url), whichever digest API the Node version offers', async () => {
+    const { createHash } = await import('node:crypto')
+    const { storeIdOf, newToken } = await import('@tether/core')
+    for (let i = 0; i < 20; i++) {
+      const token = newToken()
+      const expected = createHash('sha256').update(`tether-session:${token}`).digest('base64url')
+      expect(storeIdOf(token)).to.equal(expected).and.to.not.contain(token)
+    }
+  })
+})

@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto'
 import { createHash, randomBytes } from 'node:crypto'
 
 /** Bytes of CSPRNG output in a session token: 256 bits, far above OWASP's 64-bit minimum. */
@@ -24,10 +25,15 @@ export function newToken(): string {
   return token
 }
 
+// crypto.hash() (Node >= 20.12) is a one-shot digest without a Hash object: about 3x cheaper.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string })
+  .hash
+
 /**
  * The id a store files a session under: a SHA-256 of the token, never the token itself, so a
  * dump of the store (or a log line naming a key) cannot be replayed as a cookie.
  */
 export function storeIdOf(token: string): string {
+  if (oneShotHash !== undefined) return oneShotHash('sha256', `tether-session:${token}`, 'base64url')
   return createHash('sha256').update('tether-session:').update(token).digest('base64url')
 }

@@ -456,6 +456,14 @@ function isStore(value: unknown): value is SessionStore {
   )
 }
 
+/** How SessionView reaches a SessionContext's private state (set once, in its static block). */
+let contextAccess: {
+  live(ctx: SessionContext): LiveSession
+  set(ctx: SessionContext, key: string, value: unknown): void
+  regenerate(ctx: SessionContext, options: RegenerateOptions | undefined): Promise<void>
+  destroy(ctx: SessionContext): Promise<void>
+}
+
 /**
  * One request's view of its session: `session` for the app, `commit` and `release` for the
  * adapter.
@@ -478,7 +486,7 @@ export class SessionContext {
     this.#manager = manager
     this.#live = live
     this.#issue = reissue
-    this.session = this.#makeSession()
+    this.session = new SessionView(this)
   }
 
   /** The route of the session's cookie: the worker that owns it (for misroute detection). */
@@ -521,26 +529,13 @@ export class SessionContext {
     this.#manager.release(this.#live)
   }
 
-  #makeSession(): Session {
-    const ctx = this
-    return {
-      get: (key) => (ctx.#live.ended ? undefined : ctx.#live.values.get(key)) as never,
-      set: (key, value) => ctx.#set(key, value),
-      delete: (key) => {
-        const had = ctx.#live.values.has(key)
-        if (had) ctx.#set(key, undefined)
-        return had
-      },
-      has: (key) => !ctx.#live.ended && ctx.#live.values.has(key),
-      keys: () => (ctx.#live.ended ? [] : [...ctx.#live.values.keys()]),
-      get isNew() {
-        return !ctx.#live.stored
-      },
-      regenerate: (options) => ctx.#regenerate(options),
-      destroy: () => ctx.#destroy(),
-      touch: () => {
-        ctx.#live.touchRequested = true
-      },
+  static {
+    // Lets SessionView reach this class's private state without a closure per request.
+    contextAccess = {
+      live: (ctx) => ctx.#live,
+      set: (ctx, key, value) => ctx.#set(key, value),
+      regenerate: (ctx, options) => ctx.#regenerate(options),
+      destroy: (ctx) => ctx.#destroy(),
     }
   }
 
@@ -614,5 +609,55 @@ export class SessionContext {
     this.#changedAt = 0
     this.#issue = false
     if (hadCookie) this.#cleared = true
+  }
+}
+
+/** `req.session`: the app's view of a request's session, one small object per request. */
+class SessionView implements Session {
+  readonly #ctx: SessionContext
+
+  constructor(ctx: SessionContext) {
+    this.#ctx = ctx
+  }
+
+  get<K extends SessionKey>(key: K): SessionValue<K> | undefined {
+    const live = contextAccess.live(this.#ctx)
+    return (live.ended ? undefined : live.values.get(key)) as SessionValue<K> | undefined
+  }
+
+  set<K extends SessionKey>(key: K, value: SessionValue<K>): void {
+    contextAccess.set(this.#ctx, key, value)
+  }
+
+  delete(key: SessionKey): boolean {
+    const had = contextAccess.live(this.#ctx).values.has(key)
+    if (had) contextAccess.set(this.#ctx, key, undefined)
+    return had
+  }
+
+  has(key: SessionKey): boolean {
+    const live = contextAccess.live(this.#ctx)
+    return !live.ended && live.values.has(key)
+  }
+
+  keys(): string[] {
+    const live = contextAccess.live(this.#ctx)
+    return live.ended ? [] : [...live.values.keys()]
+  }
+
+  get isNew(): boolean {
+    return !contextAccess.live(this.#ctx).stored
+  }
+
+  regenerate(options?: RegenerateOptions): Promise<void> {
+    return contextAccess.regenerate(this.#ctx, options)
+  }
+
+  destroy(): Promise<void> {
+    return contextAccess.destroy(this.#ctx)
+  }
+
+  touch(): void {
+    contextAccess.live(this.#ctx).touchRequested = true
   }
 }
