@@ -93,8 +93,9 @@ async function listen(): Promise<number> {
     })
   }
   const server = Fastify()
-  if (app === 'fastify-tether-redis') {
-    await server.register(tether, { secret: SECRET, store: await tetherStore('redis') })
+  if (app === 'fastify-tether-redis' || app === 'fastify-tether-hybrid') {
+    const store = await tetherStore(app === 'fastify-tether-redis' ? 'redis' : 'hybrid')
+    await server.register(tether, { secret: SECRET, store })
     // Both session plugins augment request.session in this one program: name the shape used here.
     const sessionOf = (request: unknown) => (request as { session: KeyValueSession }).session
     server.get('/count', async (request) => {

@@ -144,6 +144,7 @@ const ALL_STACKS = [
   'express-session-connect-redis',
   'fastify-plain',
   'fastify-tether-redis',
+  'fastify-tether-hybrid',
   'fastify-session-connect-redis',
 ]
 // BENCH_STACKS=a,b runs a subset (the ratios that need a missing stack are skipped).
@@ -241,6 +242,10 @@ const ratios = [
   [
     'HybridStore / RedisStore, counter (express)',
     ratio('express-tether-hybrid:count', 'express-tether-redis:count'),
+  ],
+  [
+    'HybridStore / RedisStore, reads (fastify)',
+    ratio('fastify-tether-hybrid:read', 'fastify-tether-redis:read'),
   ],
   [
     'fastify+tether+RedisStore / fastify+@fastify/session+connect-redis, counter',

@@ -115,7 +115,8 @@ export class HybridStore implements SessionStore {
       if (hit !== undefined) {
         if (hit.expiresAt > Date.now()) {
           this.#metrics?.increment('cacheHits')
-          return copy(hit.session)
+          // Frozen when cached: handed out as is, no copy per hit.
+          return hit.session
         }
         this.#cache.delete(id)
       }
@@ -130,7 +131,7 @@ export class HybridStore implements SessionStore {
     }
     if (record === undefined) return undefined
     if (this.#fresh(flight) && isValid(record.session) && Number.isFinite(record.expiresAt)) {
-      this.#cache.set(id, { session: copy(record.session), expiresAt: record.expiresAt })
+      this.#cache.set(id, { session: frozen(record.session), expiresAt: record.expiresAt })
     }
     return record.session
   }
@@ -157,7 +158,7 @@ export class HybridStore implements SessionStore {
           touchedAt: change.touchedAt,
           established: change.established,
         }
-        this.#cache.set(id, { session, expiresAt: change.expiresAt })
+        this.#cache.set(id, { session: frozen(session), expiresAt: change.expiresAt })
       } else if (outcome === 'updated' && before !== undefined && !result.shared) {
         // (When another process held it too, it may have changed what `before` shows: re-read.)
         const session = copy(before.session)
@@ -169,7 +170,7 @@ export class HybridStore implements SessionStore {
           session.touchedAt = change.touchedAt
           expiresAt = change.expiresAt
         }
-        this.#cache.set(id, { session, expiresAt })
+        this.#cache.set(id, { session: frozen(session), expiresAt })
       }
     }
     return outcome !== 'gone'
@@ -190,9 +191,9 @@ export class HybridStore implements SessionStore {
       const session = copy(before.session)
       if (touchedAt >= session.touchedAt) {
         session.touchedAt = touchedAt
-        this.#cache.set(id, { session, expiresAt })
+        this.#cache.set(id, { session: frozen(session), expiresAt })
       } else {
-        this.#cache.set(id, { session, expiresAt: before.expiresAt })
+        this.#cache.set(id, { session: before.session, expiresAt: before.expiresAt })
       }
     }
     return ok
@@ -380,6 +381,18 @@ export class HybridStore implements SessionStore {
 
 function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
+}
+
+/** A copy that cannot be changed by whoever reads it from the cache. */
+function frozen(session: StoredSession): StoredSession {
+  const fields = copy(session).fields
+  Object.freeze(fields)
+  return Object.freeze({
+    fields,
+    createdAt: session.createdAt,
+    touchedAt: session.touchedAt,
+    established: session.established,
+  })
 }
 
 function copy(session: StoredSession): StoredSession {
