@@ -30,7 +30,14 @@ export interface WorkerPool {
   readonly ring: HashRing
 }
 
-type Handed = { socket: Socket; done: (delivered: boolean) => void; restore: () => void }
+interface Handed {
+  readonly socket: Socket
+  readonly done: (delivered: boolean) => void
+  /** Gives the handle back to the socket: the hand-off did not happen. */
+  readonly restore: () => void
+  /** The worker has the connection: let go of it here. */
+  readonly release: () => void
+}
 
 interface TcpHandle {
   onread: unknown
@@ -48,14 +55,33 @@ class WorkerProcess implements PoolWorker {
   reported = 0
   handedSinceReport = 0
   misroutes = 0
-  /** Hand-offs not yet confirmed written to the channel; rerouted if the worker dies first. */
-  readonly inFlight = new Set<Handed>()
+  /** Hand-offs not yet written to the channel (Node queues them while one awaits its ACK). */
+  readonly #queued = new Set<Handed>()
+  /** Hand-offs written but not yet acknowledged, oldest first (Node sends one handle at a time). */
+  readonly #unacked: Handed[] = []
   readonly exit: Promise<void>
 
   constructor(worker: Worker, route: string) {
     this.worker = worker
     this.route = route
     this.exit = new Promise((resolve) => worker.once('exit', () => resolve()))
+    // Node's child_process acknowledges every handle it receives (NODE_HANDLE_ACK), before any
+    // user code of the worker can touch the socket. Until then the connection is still ours.
+    worker.process.on('internalMessage', (message: { cmd?: string } | null) => {
+      if (message?.cmd === 'NODE_HANDLE_ACK') this.#acknowledged(true)
+      else if (message?.cmd === 'NODE_HANDLE_NACK') this.#acknowledged(false)
+    })
+    // Once the channel is closed, every message before its end has been read, ACKs included:
+    // whatever is still unacknowledged never reached the worker's code and can safely go to
+    // another worker. 'disconnect' says so, except that Node withholds it while a handle awaits
+    // its ACK; 'close' (the process exited and the channel ended) covers that case. 'exit' alone
+    // could overtake an ACK still in the pipe.
+    const gone = () => {
+      this.ready = false
+      this.abandonInFlight()
+    }
+    worker.process.once('disconnect', gone)
+    worker.process.once('close', gone)
   }
 
   get pid(): number | undefined {
@@ -82,38 +108,57 @@ class WorkerProcess implements PoolWorker {
     const onread = handle.onread
     handle.onread = () => undefined
     owned._handle = null
-    const restore = () => {
-      handle.onread = onread
-      owned._handle = handle
+    const entry: Handed = {
+      socket,
+      done,
+      restore: () => {
+        handle.onread = onread
+        owned._handle = handle
+      },
+      release: () => {
+        // The worker has its own descriptor now: close ours (no shutdown, the connection lives
+        // on) and retire the shell so that the server's connection count drops.
+        handle.close()
+        socket.destroy()
+      },
     }
-    const entry: Handed = { socket, done, restore }
-    this.inFlight.add(entry)
+    this.#queued.add(entry)
     this.handedSinceReport++
     try {
       this.worker.send(message, handle as never, (error) => {
-        if (!this.inFlight.delete(entry)) return
+        if (!this.#queued.delete(entry)) return
         if (error !== null && error !== undefined) {
-          restore() // not sent: the socket is intact here and can go elsewhere
+          entry.restore() // not sent: the socket is intact here and can go elsewhere
           done(false)
           return
         }
-        // Written: the kernel holds a duplicate of the descriptor for the worker. Close ours
-        // (no shutdown, the connection lives on) and retire the shell so the server count drops.
-        handle.close()
-        socket.destroy()
-        done(true)
+        this.#unacked.push(entry)
       })
     } catch {
-      this.inFlight.delete(entry)
-      restore()
+      this.#queued.delete(entry)
+      entry.restore()
       done(false)
     }
   }
 
-  /** The worker is gone: hand-offs still queued in its channel come back to be routed again. */
+  #acknowledged(received: boolean): void {
+    const entry = this.#unacked.shift()
+    if (entry === undefined) return
+    if (received) {
+      entry.release()
+      entry.done(true)
+    } else {
+      entry.restore()
+      entry.done(false)
+    }
+  }
+
+  /** The worker is gone: hand-offs it never received come back to be routed again. */
   abandonInFlight(): void {
-    for (const entry of this.inFlight) {
-      this.inFlight.delete(entry)
+    const entries = [...this.#unacked, ...this.#queued]
+    this.#unacked.length = 0
+    this.#queued.clear()
+    for (const entry of entries) {
       entry.restore()
       entry.done(false)
     }
@@ -367,8 +412,8 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     w.exited = true
     w.ready = false
     this.#leaving.delete(w)
-    // Sockets still queued for the dead worker go back to the router, which picks another.
-    w.abandonInFlight()
+    // Hand-offs it never received went back to the router on 'disconnect', which comes after the
+    // last message of the channel was read (unlike 'exit', which can overtake an ACK).
     this.emit('exit', slot.route, code, signal)
     if (slot.current !== w) return // a worker still starting (its starter retries) or leaving
     slot.pastMisroutes += w.misroutes
