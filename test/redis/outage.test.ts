@@ -12,6 +12,7 @@ import { tether } from '@tether/fastify'
 import { expect } from 'chai'
 import express from 'express'
 import Fastify from 'fastify'
+import { Redis } from 'ioredis'
 import request from 'supertest'
 import { ioredisClient, nodeRedisClient, type TestClient } from '../support/redis-clients.js'
 import { type RedisServerHandle, startRedisServer, uniquePrefix } from '../support/redis-server.js'
@@ -169,6 +170,42 @@ describe('Redis outage through a Fastify app (RedisStore + ioredis)', () => {
     } finally {
       await app.close()
       await c.close()
+      await server.stop()
+    }
+  })
+})
+
+describe('A hung Redis (process frozen, connections open)', () => {
+  it('fails store calls after the store timeout, then works again when Redis resumes', async function () {
+    if (process.env.REDIS_URL) this.skip()
+    const server = await startRedisServer()
+    // No client-side timeout at all: only the store's own timeout can end the wait.
+    const client = new Redis({ host: server.host, port: server.port, lazyConnect: true })
+    client.on('error', () => undefined)
+    await client.connect()
+    const store = new RedisStore({ client, prefix: uniquePrefix('hung'), timeout: 300 })
+    const manager = new SessionManager({ secret: SECRET, store })
+    try {
+      const ctx = await manager.open(undefined)
+      ctx.session.set('a', 1)
+      const cookie = (await ctx.commit(false))!.split(';')[0]!
+      ctx.release()
+      server.pause()
+      const started = Date.now()
+      const error = await manager.open(cookie).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect((error as TetherError)?.code).to.equal('ERR_TETHER_STORE_UNAVAILABLE')
+      expect(String((error as TetherError).cause)).to.match(/within 300 ms/)
+      expect(Date.now() - started).to.be.within(250, 1500)
+      server.resume()
+      const again = await manager.open(cookie)
+      expect(again.session.get('a')).to.equal(1)
+      again.release()
+    } finally {
+      server.resume()
+      client.disconnect()
       await server.stop()
     }
   })

@@ -23,6 +23,10 @@ export interface RedisServerHandle {
   stop(): Promise<void>
   /** Starts it again on the same port (empty: it has no persistence). */
   start(): Promise<void>
+  /** Freezes the process (SIGSTOP): connections stay open but nothing answers, like a hung server. */
+  pause(): void
+  /** Lets a paused process run again (SIGCONT). */
+  resume(): void
 }
 
 /** A 3-master Redis Cluster on free loopback ports. */
@@ -112,8 +116,15 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
     async start() {
       if (child === undefined) child = await startProcess(port, dir, [])
     },
+    pause() {
+      child?.kill('SIGSTOP')
+    },
+    resume() {
+      child?.kill('SIGCONT')
+    },
   }
   onStop(async () => {
+    handle.resume()
     await handle.stop()
     rmSync(dir, { recursive: true, force: true })
   })
@@ -139,6 +150,10 @@ export function sharedRedisServer(): Promise<RedisServerHandle> {
         controllable: false,
         stop: () => Promise.reject(new Error('REDIS_URL servers are not stopped by tests')),
         start: () => Promise.resolve(),
+        pause: () => {
+          throw new Error('REDIS_URL servers are not paused by tests')
+        },
+        resume: () => undefined,
       })
     } else {
       shared = startRedisServer()
