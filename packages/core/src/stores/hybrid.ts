@@ -71,7 +71,7 @@ export class HybridStore implements SessionStore {
   #closed = false
   #retry: NodeJS.Timeout | undefined
   #probe: { nonce: string; heard: () => void } | undefined
-  #waiters: Array<() => void> = []
+  #waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = []
 
   constructor(options: HybridStoreOptions) {
     if (typeof options !== 'object' || options === null)
@@ -89,10 +89,11 @@ export class HybridStore implements SessionStore {
     return this.#caching
   }
 
-  /** Resolves once the cache is in use; reads before that simply go to Redis. */
+  /** Resolves once the cache is in use (reads before that simply go to Redis); rejects on close(). */
   ready(): Promise<void> {
     if (this.#caching) return Promise.resolve()
-    return new Promise((resolve) => this.#waiters.push(resolve))
+    if (this.#closed) return Promise.reject(new Error('HybridStore is closed'))
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }))
   }
 
   /** Sessions held in the cache right now. */
@@ -237,6 +238,7 @@ export class HybridStore implements SessionStore {
     this.#closed = true
     this.#caching = false
     clearTimeout(this.#retry)
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error('HybridStore is closed'))
     this.#cache.clear()
     const subscription = this.#subscription
     this.#subscription = undefined
@@ -297,7 +299,7 @@ export class HybridStore implements SessionStore {
       await heard
       if (epoch === this.#epoch && !this.#closed) {
         this.#caching = true
-        for (const resolve of this.#waiters.splice(0)) resolve()
+        for (const waiter of this.#waiters.splice(0)) waiter.resolve()
       }
     } catch {
       // Redis (or the subscriber) is not back yet; the retry timer tries again.

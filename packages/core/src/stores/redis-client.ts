@@ -144,6 +144,8 @@ class NodeSubscriptions implements Subscription {
   readonly #channel: string
   readonly #subscribers = new Map<string, NodeSubscriber>()
   #closed = false
+  /** Stops following the client's topology changes. */
+  unwatch: (() => void) | undefined
 
   constructor(
     nodes: () => Promise<Map<string, OpenSubscriber>>,
@@ -181,6 +183,7 @@ class NodeSubscriptions implements Subscription {
 
   async close(): Promise<void> {
     this.#closed = true
+    this.unwatch?.()
     const subscribers = [...this.#subscribers.values()]
     this.#subscribers.clear()
     await Promise.all(subscribers.map((subscriber) => subscriber.close().catch(() => undefined)))
@@ -251,13 +254,14 @@ function nodeId(node: IoRedisLike, index: number): string {
 
 function subscriptionOps(
   nodes: () => Promise<Map<string, OpenSubscriber>>,
-  onTopologyChange?: (down: () => void) => void,
+  /** Calls `down` on topology changes; returns how to stop. */
+  onTopologyChange?: (down: () => void) => () => void,
 ): Pick<RedisConnection, 'subscribe' | 'resubscribe' | 'subscriberReady'> {
   return {
     async subscribe(channel, events) {
       const subscription = new NodeSubscriptions(nodes, events, channel)
       // New or removed masters: the cache goes cold until every master is subscribed again.
-      onTopologyChange?.(events.down)
+      subscription.unwatch = onTopologyChange?.(events.down)
       return subscription
     },
     resubscribe: (subscription) => (subscription as NodeSubscriptions).resubscribe(),
@@ -279,6 +283,10 @@ function ioRedisConnection(client: IoRedisLike): RedisConnection {
         ? (down) => {
             client.on('+node', down)
             client.on('-node', down)
+            return () => {
+              client.removeListener('+node', down)
+              client.removeListener('-node', down)
+            }
           }
         : undefined,
     ),
