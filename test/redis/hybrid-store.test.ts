@@ -7,6 +7,7 @@ import {
   ioredisClient,
   ioredisClusterClient,
   nodeRedisClient,
+  nodeRedisClusterClient,
   type TestClient,
 } from '../support/redis-clients.js'
 import {
@@ -40,18 +41,23 @@ describeStoreContract('HybridStore (ioredis)', () => contractStore(ioredisClient
 describeStoreContract('HybridStore (node-redis v5)', () => contractStore(nodeRedisClient))
 
 let cluster: Promise<RedisClusterHandle> | undefined
-describeStoreContract('HybridStore (ioredis Cluster)', async () => {
-  cluster ??= startRedisCluster()
-  const c = await ioredisClusterClient(await cluster)
-  const store = new HybridStore({ client: c.client as never, prefix: uniquePrefix('hybrid-cluster') })
-  await store.ready()
-  const close = store.close.bind(store)
-  store.close = async () => {
-    await close()
-    await c.close()
-  }
-  return store
-})
+for (const [name, connect] of [
+  ['ioredis Cluster', ioredisClusterClient],
+  ['node-redis cluster', nodeRedisClusterClient],
+] as const) {
+  describeStoreContract(`HybridStore (${name})`, async () => {
+    cluster ??= startRedisCluster()
+    const c = await connect(await cluster)
+    const store = new HybridStore({ client: c.client as never, prefix: uniquePrefix('hybrid-cluster') })
+    await store.ready()
+    const close = store.close.bind(store)
+    store.close = async () => {
+      await close()
+      await c.close()
+    }
+    return store
+  })
+}
 
 /** Polls `check` every 20 ms until it holds, for at most `ms`. */
 async function eventually(check: () => boolean, ms = 5000): Promise<void> {
