@@ -33,9 +33,10 @@ export interface RedisStoreOptions {
    */
   timeout?: number
   /**
-   * Publish every change on `<prefix>invalidate` so HybridStores of other processes drop their
-   * copy. It runs inside the write script (no extra round trip); turn it off only when no
-   * HybridStore reads this prefix.
+   * Announce a change on `<prefix>invalidate` when another process's HybridStore holds the session
+   * in its cache, and wait one more round trip for the announcement to leave Redis. Nothing is
+   * published for sessions no other process caches (the usual case under affinity). Turn it off
+   * only when no HybridStore reads this prefix.
    * @default true
    */
   publish?: boolean
@@ -51,9 +52,13 @@ export interface RedisWriteResult {
   shared: boolean
 }
 
-/** A session as read, with its expiry, or CORRUPT_RECORD for garbage under the key. */
+/**
+ * A session as read, with its expiry. Garbage under the key reads as a session with null fields
+ * and NaN times, which the core rejects, counts (decryptFailures) and deletes.
+ */
 export interface RedisRecord {
   session: StoredSession
+  /** When Redis forgets it (ms since epoch), as last written. */
   expiresAt: number
 }
 
