@@ -247,6 +247,15 @@ for (const kind of Object.keys(makers) as ClientKind[]) {
       expect(await store.sessionsOf('bob')).to.have.length(1)
     })
 
+    it('leaves a session alone that a stale index entry lists but another user now owns', async () => {
+      const id = newStoreId()
+      await store.write(id, writeOf({ set: { a: '1' }, owner: 'erin' }))
+      await store.write(id, writeOf({ set: { a: '2' }, owner: 'frank', create: false }))
+      expect(await store.destroyAll('erin')).to.deep.equal([])
+      expect((await store.get(id))?.fields).to.deep.equal({ a: '2' })
+      expect(await store.sessionsOf('frank')).to.deep.equal([id])
+    })
+
     it('keeps the user index consistent with destroy and expiry', async () => {
       const kept = newStoreId()
       const destroyed = newStoreId()

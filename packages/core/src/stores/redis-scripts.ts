@@ -132,7 +132,11 @@ end
 return { meta[3] or '', foreign }
 `)
 
-/** ARGV: channel, message, origin. Returns { owner ('' for none), 1 if others held it, else 0 }. */
+/**
+ * ARGV: channel, message, origin, expected owner ('' for any). Deletes the session unless it
+ * belongs to someone other than the expected owner (a user index may be stale).
+ * Returns { owner ('' for none), 1 if others held it else 0, 1 if deleted else 0 }.
+ */
 export const DESTROY = script(`${HOLDERS}
 local key = KEYS[1]
 local owner = ''
@@ -140,11 +144,12 @@ local foreign = 0
 if redis.call('TYPE', key).ok == 'hash' then
   local meta = redis.call('HMGET', key, 'o', 'h')
   owner = meta[1] or ''
+  if ARGV[4] ~= '' and owner ~= ARGV[4] then return { owner, 0, 0 } end
   foreign = others(meta[2], ARGV[3])
 end
 redis.call('DEL', key)
 if foreign == 1 and ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[2]) end
-return { owner, foreign }
+return { owner, foreign, 1 }
 `)
 
 /**

@@ -210,7 +210,7 @@ export class RedisStore implements SessionStore {
   }
 
   async destroy(id: string): Promise<void> {
-    const owner = await this.#end(id)
+    const { owner } = await this.#end(id)
     if (owner !== '') {
       await this.#send(this.userKeyOf(owner), ['ZREM', this.userKeyOf(owner), id])
     }
@@ -242,7 +242,9 @@ export class RedisStore implements SessionStore {
     const ended: string[] = []
     await Promise.all(
       members.map(async (id) => {
-        if ((await this.#end(id)) === userId) ended.push(id)
+        const { owner } = await this.#end(id, userId)
+        // A session that now belongs to someone else (a stale index entry) is left alone.
+        if (owner === userId) ended.push(id)
       }),
     )
     if (members.length > 0) await this.#send(index, ['ZREM', index, ...members])
@@ -296,12 +298,19 @@ export class RedisStore implements SessionStore {
     if (settle) await this.#send(undefined, ['PING'])
   }
 
-  /** Deletes a session; returns its owner ('' for none). */
-  async #end(id: string): Promise<string> {
+  /**
+   * Deletes a session (only if `expectedOwner` owns it, when given); returns its owner ('' for
+   * none).
+   */
+  async #end(id: string, expectedOwner = ''): Promise<{ owner: string }> {
     const key = this.keyOf(id)
-    const reply = (await this.#script(DESTROY, key, [...this.#notice(id), this.origin])) as unknown[]
+    const reply = (await this.#script(DESTROY, key, [
+      ...this.#notice(id),
+      this.origin,
+      expectedOwner,
+    ])) as unknown[]
     if (Number(reply[1]) === 1) await this.#barrier(key)
-    return String(reply[0])
+    return { owner: String(reply[0]) }
   }
 
   /**
