@@ -286,3 +286,58 @@ for (const topology of ['standalone', 'cluster'] as const) {
     })
   })
 }
+
+describe('HybridStore behind two app processes (misrouted or failed-over requests)', () => {
+  const children: ChildProcess[] = []
+
+  after(async () => {
+    for (const child of children) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }
+  })
+
+  async function startApp(url: string, prefix: string): Promise<string> {
+    const child = fork(fileURLToPath(new URL('./fixtures/hybrid-app.ts', import.meta.url)), {
+      execArgv: ['--import', 'tsx', '--conditions', 'tether-source'],
+      env: { ...process.env, APP_REDIS_URL: url, APP_PREFIX: prefix },
+    })
+    children.push(child)
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('message', (m: { port: number }) => resolve(m.port))
+      child.once('exit', (code) => reject(new Error(`app exited with ${code}`)))
+    })
+    return `http://127.0.0.1:${port}`
+  }
+
+  it('never answers from a stale cache when requests of one session alternate between processes', async function () {
+    this.timeout(30_000)
+    const server = await sharedRedisServer()
+    const prefix = uniquePrefix('apps')
+    const [a, b] = await Promise.all([startApp(server.url, prefix), startApp(server.url, prefix)])
+    const first = await fetch(`${a}/count`)
+    const cookie = first.headers.get('set-cookie')!.split(';')[0]!
+    expect(((await first.json()) as { count: number }).count).to.equal(1)
+    const pids = new Set<number>()
+    const count = async (base: string) => {
+      const res = await fetch(`${base}/count`, { headers: { cookie } })
+      return (await res.json()) as { count: number; pid: number }
+    }
+    // Every request goes to the other process than the one before: each must see the last write.
+    for (let i = 2; i <= 101; i++) {
+      const body = await count(i % 2 === 0 ? b : a)
+      expect(body.count, `request ${i}`).to.equal(i)
+      pids.add(body.pid)
+    }
+    expect(pids.size).to.equal(2)
+    const stats = async (base: string) =>
+      (await (await fetch(`${base}/stats`)).json()) as { caching: boolean; hits: number }
+    const hitsBefore = (await stats(a)).hits
+    // Back under affinity: after one round to re-register, A serves the session from its cache.
+    for (let i = 102; i <= 111; i++) expect((await count(a)).count).to.equal(i)
+    expect((await stats(a)).hits - hitsBefore).to.be.at.least(8)
+    expect((await stats(a)).caching).to.equal(true)
+    expect((await stats(b)).caching).to.equal(true)
+  })
+})
