@@ -9,7 +9,7 @@ import { setupMaster, setupWorker } from '@socket.io/sticky'
 import { startCluster } from '@tether/cluster'
 
 const mode = process.argv[2]
-const WORKERS = 2
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 2)
 const app = (_req: http.IncomingMessage, res: http.ServerResponse) => {
   res.setHeader('content-type', 'text/plain')
   res.end(`ok ${process.env.TETHER_ROUTE ?? process.pid}\n`)

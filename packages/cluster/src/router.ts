@@ -123,7 +123,7 @@ export class Router {
         reject(socket, reason)
       }
     }
-    const timer = setTimeout(() => done('timeout'), options.headersTimeout)
+    const timer = setTimeout(() => done('timeout'), options.headersTimeout).unref()
     const onEnd = () => {
       done()
       this.#metrics.aborted++
