@@ -1,17 +1,22 @@
 // One HTTP app for bench/redis-http.ts, run in a child process of its own so the load generator
 // does not share its event loop. BENCH_APP picks the stack, BENCH_REDIS_URL the Redis.
 // Routes: GET /count increments a session counter, GET /read reads it, GET /plain touches nothing.
-import fastifyCookie from '@fastify/cookie'
-import fastifySession from '@fastify/session'
+import { createRequire } from 'node:module'
 import { HybridStore, RedisStore, type SessionStore } from '@tether/core'
 import { stickySession } from '@tether/express'
 import { tether } from '@tether/fastify'
 import { RedisStore as ConnectRedisStore } from 'connect-redis'
 import express from 'express'
 import session from 'express-session'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
+
+// @fastify/session declares its own request.session type; loaded untyped so that it does not
+// clash with @tether/fastify's declaration in the one type-check program of tests and benches.
+const require = createRequire(import.meta.url)
+const fastifyCookie = require('@fastify/cookie') as Parameters<FastifyInstance['register']>[0]
+const fastifySession = require('@fastify/session') as Parameters<FastifyInstance['register']>[0]
 
 const app = process.env.BENCH_APP ?? 'express-plain'
 const url = process.env.BENCH_REDIS_URL!
@@ -111,15 +116,15 @@ async function listen(): Promise<number> {
       store: (await connectRedis()) as never,
       saveUninitialized: false,
       cookie: { secure: false },
-    })
+    } as never)
     server.get('/count', async (request) => {
-      const s = request.session as unknown as KeyValueSession
+      const s = (request as unknown as { session: KeyValueSession }).session
       const count = ((s.get('count') as number | undefined) ?? 0) + 1
       s.set('count', count)
       return { count }
     })
     server.get('/read', async (request) => ({
-      count: (request.session as unknown as KeyValueSession).get('count') ?? 0,
+      count: (request as unknown as { session: KeyValueSession }).session.get('count') ?? 0,
     }))
   } else {
     server.get('/count', async () => ({ count: 0 }))
