@@ -1,8 +1,12 @@
 export {
   fromExpressSessionStore,
+  HybridStore,
+  type HybridStoreOptions,
   MemoryStore,
   type MemoryStoreOptions,
   Metrics,
+  RedisStore,
+  type RedisStoreOptions,
   type SessionStore,
   type TetherOptions,
   toExpressSessionStore,

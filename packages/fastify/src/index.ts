@@ -1,9 +1,13 @@
 import { tether } from './plugin.js'
 
 export {
+  HybridStore,
+  type HybridStoreOptions,
   MemoryStore,
   type MemoryStoreOptions,
   Metrics,
+  RedisStore,
+  type RedisStoreOptions,
   type SessionStore,
   type TetherOptions,
 } from '@tether/core'
