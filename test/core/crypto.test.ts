@@ -1,4 +1,5 @@
-import { decrypt, encrypt, Keyring } from '@tether/core'
+import { createHash } from 'node:crypto'
+import { decrypt, encrypt, Keyring, newToken, storeIdOf } from '@tether/core'
 import { expect } from 'chai'
 import fc from 'fast-check'
 
@@ -93,9 +94,7 @@ describe('encryption at rest (AES-256-GCM envelope)', () => {
 })
 
 describe('store ids', () => {
-  it('are SHA-256 of the token (base64url), whichever digest API the Node version offers', async () => {
-    const { createHash } = await import('node:crypto')
-    const { storeIdOf, newToken } = await import('@tether/core')
+  it('are SHA-256 of the token (base64url), whichever digest API the Node version offers', () => {
     for (let i = 0; i < 20; i++) {
       const token = newToken()
       const expected = createHash('sha256').update(`tether-session:${token}`).digest('base64url')
