@@ -110,25 +110,34 @@ export class HeadReader {
     return this.#joined
   }
 
-  /** The parsed head once complete; undefined before, or when a header line is malformed. */
-  parse(): ParsedHead | undefined {
+  /**
+   * The parsed head once complete; undefined before, or when a header line is malformed. With
+   * `only`, just those headers (lower-case names) are collected, which saves the allocations of the
+   * rest on the router's hot path.
+   */
+  parse(only?: ReadonlySet<string>): ParsedHead | undefined {
     if (this.#status !== 'complete') return undefined
     const text = this.bytes().toString('latin1', 0, this.#headEnd)
-    const lines = text.split('\n')
-    let first = 0
-    while (first < lines.length && (lines[first] === '' || lines[first] === '\r')) first++
-    const requestLine = stripCr(lines[first]!)
+    let start = 0
+    while (start < text.length && (text.charCodeAt(start) === CR || text.charCodeAt(start) === LF)) start++
+    let end = text.indexOf('\n', start)
+    const requestLine = stripCr(text.slice(start, end))
     const match = REQUEST_LINE.exec(requestLine)
     if (match === null) return undefined
     const headers = new Map<string, string>()
-    for (let i = first + 1; i < lines.length; i++) {
-      const line = stripCr(lines[i]!)
-      if (line === '') break
-      const colon = line.indexOf(':')
+    for (start = end + 1; start < text.length; start = end + 1) {
+      end = text.indexOf('\n', start)
+      if (end < 0) end = text.length
+      let lineEnd = end
+      if (lineEnd > start && text.charCodeAt(lineEnd - 1) === CR) lineEnd--
+      if (lineEnd === start) break // the blank line
+      const colon = text.indexOf(':', start)
       // No colon, or whitespace before it: the worker's parser would reject it too (400).
-      if (colon <= 0 || line.charCodeAt(colon - 1) === 32 || line.charCodeAt(0) === 32) return undefined
-      const name = line.slice(0, colon).toLowerCase()
-      const value = line.slice(colon + 1).trim()
+      if (colon < 0 || colon >= lineEnd || colon === start) return undefined
+      if (text.charCodeAt(colon - 1) === 32 || text.charCodeAt(start) === 32) return undefined
+      const name = text.slice(start, colon).toLowerCase()
+      if (only !== undefined && !only.has(name)) continue
+      const value = text.slice(colon + 1, lineEnd).trim()
       const previous = headers.get(name)
       headers.set(
         name,

@@ -20,6 +20,28 @@ export interface RouteChoice {
   readonly connectionRoute: string | undefined
 }
 
+/** The only headers the strategies read; the head parser skips the others. */
+const ROUTING_HEADERS: ReadonlySet<string> = new Set(['cookie', 'x-forwarded-for'])
+
+/** A connection as the strategies see it; the peer address is looked up only if one asks. */
+class ConnectionInput implements RoutingInput {
+  readonly head: ParsedHead | undefined
+  readonly proxyAddress: string | undefined
+  readonly #socket: Socket
+  #peerAddress: string | undefined
+
+  constructor(socket: Socket, head: ParsedHead | undefined, proxyAddress: string | undefined) {
+    this.#socket = socket
+    this.head = head
+    this.proxyAddress = proxyAddress
+  }
+
+  get peerAddress(): string {
+    this.#peerAddress ??= unmapAddress(this.#socket.remoteAddress ?? '')
+    return this.#peerAddress
+  }
+}
+
 /** How often a connection may be offered to another worker after a failed hand-off. */
 const MAX_HANDOFF_ATTEMPTS = 3
 
@@ -69,12 +91,11 @@ export class Router {
   /** The 'connection' listener for a net.Server created with `pauseOnConnect: true`. */
   readonly handle = (socket: Socket): void => {
     socket.on('error', () => undefined)
-    const peerAddress = unmapAddress(socket.remoteAddress ?? '')
     if (!this.#readsHead) {
-      this.#dispatch(socket, Buffer.alloc(0), { head: undefined, peerAddress, proxyAddress: undefined }, 1)
+      this.#dispatch(socket, Buffer.alloc(0), new ConnectionInput(socket, undefined, undefined), 1)
       return
     }
-    this.#read(socket, peerAddress)
+    this.#read(socket)
   }
 
   /** Drops connections still sending their head (used on close). */
@@ -106,11 +127,13 @@ export class Router {
     return undefined
   }
 
-  #read(socket: Socket, peerAddress: string): void {
+  #read(socket: Socket): void {
     const options = this.#options
     const reader = new HeadReader(options.maxHeaderSize)
     let proxyPending: Buffer | undefined =
-      this.#readsProxy && options.trusted.has(peerAddress) ? Buffer.alloc(0) : undefined
+      this.#readsProxy && options.trusted.has(unmapAddress(socket.remoteAddress ?? ''))
+        ? Buffer.alloc(0)
+        : undefined
     let proxyAddress: string | undefined
     this.#pending.add(socket)
     const done = (reason?: RejectReason) => {
@@ -150,7 +173,7 @@ export class Router {
       if (status === 'incomplete') return
       if (status === 'too-large') return done('tooLarge')
       if (status === 'bad-request') return done('badRequest')
-      const head = reader.parse()
+      const head = reader.parse(ROUTING_HEADERS)
       if (head === undefined) return done('badRequest')
       done()
       this.#stopReading(socket)
@@ -162,7 +185,7 @@ export class Router {
         this.#stopReading(socket)
         if (rest !== null) bytes = Buffer.concat([bytes, rest])
       }
-      this.#dispatch(socket, bytes, { head, peerAddress, proxyAddress }, 1)
+      this.#dispatch(socket, bytes, new ConnectionInput(socket, head, proxyAddress), 1)
     }
     socket.on('data', onData)
     socket.on('end', onEnd)
