@@ -316,3 +316,35 @@ describe('cluster routing with PROXY protocol', function () {
     expect(response).to.match(/^HTTP\/1\.1 200/)
   })
 })
+
+describe('cluster routing with bounded load', function () {
+  this.timeout(30_000)
+  let cluster: ClusterFixture
+  before(async () => {
+    cluster = await startClusterFixture({
+      workers: 2,
+      host: '127.0.0.1',
+      strategies: ['client-ip'],
+      boundedLoad: true,
+    })
+  })
+  after(async () => cluster?.close())
+
+  it('spreads the open connections of one client address once its worker is above 1.25 x the average', async () => {
+    // Every connection comes from 127.0.0.1: plain IP hashing would put all of them on one worker.
+    const agents = Array.from({ length: 20 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }))
+    try {
+      const routes: string[] = []
+      for (const agent of agents)
+        routes.push(String((await request(cluster.port, '/', { agent })).body.route))
+      const counts = new Map<string, number>()
+      for (const route of routes) counts.set(route, (counts.get(route) ?? 0) + 1)
+      expect(counts.size).to.equal(2)
+      expect(Math.max(...counts.values())).to.be.at.most(Math.ceil((1.25 * 20) / 2) + 1)
+      // The first connections went to the address's own worker on the ring.
+      expect(routes[0]).to.equal(new HashRing(['w0', 'w1']).get('127.0.0.1'))
+    } finally {
+      for (const agent of agents) agent.destroy()
+    }
+  })
+})
