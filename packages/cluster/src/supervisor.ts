@@ -198,6 +198,8 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   readonly #slots: Slot[] = []
   readonly #byRoute = new Map<string, Slot>()
   readonly #leaving = new Set<WorkerProcess>()
+  /** Every worker process alive, whatever its state (starting ones included). */
+  readonly #alive = new Set<WorkerProcess>()
   #closing = false
   #reloading: Promise<void> | undefined
 
@@ -290,6 +292,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
           slot.respawn = undefined
           const fresh = this.#fork(slot)
           await this.#whenReady(fresh)
+          if (this.#closing) return // close() drains it with the others
           const old = slot.current
           slot.failed = false
           slot.crashes = []
@@ -306,14 +309,13 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   /** Drains every worker (killing those still busy after drainTimeout) and stops restarting. */
   async close(): Promise<void> {
     this.#closing = true
-    const workers: WorkerProcess[] = [...this.#leaving]
     for (const slot of this.#slots) {
       clearTimeout(slot.respawn)
       slot.respawn = undefined
-      if (slot.current !== undefined) workers.push(slot.current)
     }
     for (const route of [...this.ring.nodes()]) this.ring.remove(route)
-    await Promise.all(workers.map((w) => this.#drain(w)))
+    // Starting workers too (a reload or a respawn in progress): none may outlive the cluster.
+    await Promise.all([...this.#alive].map((w) => this.#drain(w)))
   }
 
   async #startSlot(slot: Slot): Promise<void> {
@@ -321,7 +323,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       const fresh = this.#fork(slot)
       try {
         await this.#whenReady(fresh)
-        this.#install(slot, fresh)
+        if (!this.#closing) this.#install(slot, fresh)
         return
       } catch (error) {
         if (this.#closing) return
@@ -341,12 +343,15 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   #fork(slot: Slot): WorkerProcess {
     const worker = cluster.fork({ [ROUTE_ENV]: slot.route, [SLOT_ENV]: String(slot.index) })
     const w = new WorkerProcess(worker, slot.route)
+    this.#alive.add(w)
     // A worker's IPC errors (EPIPE while it dies) must never take the primary down.
     worker.on('error', () => undefined)
     worker.on('message', (message: unknown) => {
       if (!isTetherMessage(message)) return
       if (message.tether === 'ready') {
         w.ready = true
+        // Told to drain while still building its app (before it listened for messages): again.
+        if (w.leaving) worker.send({ tether: 'drain' }, undefined, {}, () => undefined)
         worker.emit('tether:ready')
       } else if (message.tether === 'stats') w.onStats(message as StatsMessage)
     })
@@ -395,8 +400,8 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   /** Asks `w` to finish its connections and exit; kills it after drainTimeout. */
   async #drain(w: WorkerProcess): Promise<void> {
     w.leaving = true
-    this.#leaving.add(w)
     if (w.exited) return
+    this.#leaving.add(w)
     try {
       w.worker.send({ tether: 'drain' })
     } catch {
@@ -412,6 +417,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     w.exited = true
     w.ready = false
     this.#leaving.delete(w)
+    this.#alive.delete(w)
     // Hand-offs it never received went back to the router on 'disconnect', which comes after the
     // last message of the channel was read (unlike 'exit', which can overtake an ACK).
     this.emit('exit', slot.route, code, signal)
