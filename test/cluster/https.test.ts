@@ -39,10 +39,10 @@ function selfSignedCertificate(): { key: string; cert: string } {
   }
 }
 
-function get(port: number): Promise<Record<string, unknown>> {
+function get(port: number, path = '/'): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     https
-      .get({ host: '127.0.0.1', port, path: '/', rejectUnauthorized: false, agent: false }, (res) => {
+      .get({ host: '127.0.0.1', port, path, rejectUnauthorized: false, agent: false }, (res) => {
         let text = ''
         res.on('data', (chunk: Buffer) => {
           text += chunk
@@ -69,5 +69,12 @@ describe('cluster in HTTPS mode', function () {
     const expected = new HashRing(['w0', 'w1']).get('127.0.0.1')
     for (let i = 0; i < 5; i++)
       expect(await get(cluster.port)).to.deep.equal({ route: expected, encrypted: true })
+  })
+
+  it('lets a slow HTTPS request finish while its worker drains in a reload', async () => {
+    const slow = get(cluster.port, '/slow')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await cluster.reload()
+    expect(await slow).to.include({ encrypted: true })
   })
 })

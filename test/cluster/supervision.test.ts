@@ -199,7 +199,8 @@ describe('cluster supervision', function () {
   describe('close() and SIGTERM', () => {
     it('lets requests in flight finish, then exits', async () => {
       const cluster = await startClusterFixture({ workers: 2, host: '127.0.0.1' })
-      const slow = request(cluster.port, '/slow?ms=400')
+      // Longer than a draining worker's idle check (two 250 ms ticks): it must still be served.
+      const slow = request(cluster.port, '/slow?ms=1200')
       await new Promise((resolve) => setTimeout(resolve, 100))
       const closing = cluster.close()
       const response = await slow

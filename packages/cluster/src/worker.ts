@@ -31,6 +31,8 @@ interface ConnectionState {
   idleTicks: number
   /** Taken over by an 'upgrade' handler (WebSocket): not ours to close when idle. */
   upgraded: boolean
+  /** The socket requests arrive on: the handed socket itself, or the TLSSocket over it (HTTPS). */
+  requestSocket: Socket | undefined
 }
 
 /** Interval of the drain loop; a connection idle at two consecutive ticks is closed. */
@@ -45,6 +47,11 @@ const STATS_INTERVAL_MS = 100
  */
 function responding(socket: Socket): boolean {
   return (socket as Socket & { _httpMessage?: unknown })._httpMessage != null
+}
+
+/** The net.Socket a TLSSocket was built on (tls keeps it as the handle's `_parentWrap`). */
+function wrappedSocket(socket: Socket): unknown {
+  return (socket as Socket & { _handle?: { _parentWrap?: unknown } | null })._handle?._parentWrap
 }
 
 function isFastify(app: unknown): app is FastifyLike {
@@ -129,8 +136,15 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
     }, STATS_INTERVAL_MS).unref()
   }
 
+  /** The state of the handed socket under `socket` (itself, or the one a TLSSocket wraps). */
+  const stateOf = (socket: Socket): ConnectionState | undefined => {
+    const state = connections.get(socket) ?? connections.get(wrappedSocket(socket) as Socket)
+    if (state !== undefined) state.requestSocket = socket
+    return state
+  }
+
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-    const state = connections.get(req.socket)
+    const state = stateOf(req.socket)
     if (state !== undefined) state.seen++
     if (draining) res.setHeader('Connection', 'close')
     const cookie = req.headers.cookie
@@ -147,7 +161,7 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
     }
   })
   server.prependListener('upgrade', (req: IncomingMessage) => {
-    const state = connections.get(req.socket)
+    const state = stateOf(req.socket)
     if (state !== undefined) state.upgraded = true
   })
 
@@ -163,10 +177,11 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
     draining = true
     drainTimer = setInterval(() => {
       for (const [socket, state] of connections) {
-        const bytes = socket.bytesRead
+        const requestSocket = state.requestSocket ?? socket
+        const bytes = requestSocket.bytesRead
         if (
           state.upgraded ||
-          responding(socket) ||
+          responding(requestSocket) ||
           state.seen !== state.seenAtLastTick ||
           bytes !== state.bytesAtLastTick
         ) {
@@ -201,6 +216,7 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
       bytesAtLastTick: -1,
       idleTicks: 0,
       upgraded: false,
+      requestSocket: undefined,
     }
     connections.set(socket, state)
     socket.once('close', () => {
