@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import http from 'node:http'
 import { HashRing } from '@tether/cluster'
+import { Keyring, newToken, signCookieValue } from '@tether/core'
 import { expect } from 'chai'
 import WebSocket from 'ws'
 import { type ClusterFixture, startClusterFixture } from '../support/cluster-fixture.js'
@@ -65,6 +66,17 @@ describe('cluster routing', function () {
       })
       expect(response.body.route).to.equal(ring.get(ip))
       expect(response.body.user).to.equal(null)
+    })
+  })
+
+  describe('a route no worker has', () => {
+    it("goes to the ring's pick for that route, marked as that route's connection", async () => {
+      const keyring = new Keyring(FIXTURE_SECRET)
+      for (const route of ['w9', 'other-node-w0']) {
+        const value = signCookieValue(newToken(), route, keyring)
+        const response = await request(cluster.port, '/', { headers: { cookie: `tether.sid=${value}` } })
+        expect(response.body).to.include({ route: new HashRing(ROUTES).get(route), connectionRoute: route })
+      }
     })
   })
 

@@ -115,9 +115,8 @@ export class Router {
         const owner = this.#pool.ready(route)
         if (owner !== undefined && excluded?.has(owner) !== true)
           return { worker: owner, by: name, connectionRoute: undefined }
-        // Another node's route (several machines behind a balancer) means nothing here.
-        if (!this.#pool.owns(route)) continue
-        // Its owner is down: the ring's pick among the living, the same for all of its sessions.
+        // Its owner is down, or gone (fewer workers since, or another machine's route behind a
+        // balancer): the ring's pick for the route among the living, the same for all its sessions.
         const fallback = this.#worker(ring.get(route))
         return fallback === undefined ? undefined : { worker: fallback, by: name, connectionRoute: route }
       }
