@@ -1,3 +1,4 @@
+import http from 'node:http'
 import { expect } from 'chai'
 import { type ClusterFixture, startClusterFixture } from '../support/cluster-fixture.js'
 import { cookieOf, request } from '../support/http-client.js'
@@ -35,6 +36,33 @@ for (const framework of ['express', 'fastify'] as const) {
       const metrics = await cluster.metrics()
       expect(metrics.routedBy.cookie).to.equal(100)
       expect(metrics.routedBy.hash).to.equal(20)
+    })
+
+    it("closes a pooled keep-alive connection that brings another worker's session, so it is routed afresh", async () => {
+      const byRoute = new Map<string, string>()
+      for (let i = 0; i < 40 && byRoute.size < 2; i++) {
+        const response = await request(cluster.port, '/count')
+        byRoute.set(String(response.body.route), cookieOf(response))
+      }
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+      try {
+        const own = await request(cluster.port, '/count', { agent, headers: { cookie: byRoute.get('w0')! } })
+        expect(own.body).to.include({ route: 'w0', count: 2 })
+        expect(own.headers.connection).to.equal('keep-alive')
+        const other = await request(cluster.port, '/count', {
+          agent,
+          headers: { cookie: byRoute.get('w1')! },
+        })
+        expect(other.body.route).to.equal('w0')
+        expect(other.headers.connection).to.equal('close')
+        const routedAgain = await request(cluster.port, '/count', {
+          agent,
+          headers: { cookie: byRoute.get('w1')! },
+        })
+        expect(routedAgain.body).to.include({ route: 'w1', count: 2 })
+      } finally {
+        agent.destroy()
+      }
     })
   })
 }

@@ -153,6 +153,9 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
         const parts = parseCookieValue(value)
         if (parts === undefined) continue
         if (isMisrouted(parts.route, route, req.socket)) {
+          // The adapters do this too; doing it here as well keeps the promise for any app (and for
+          // a session the adapter cannot load here): the client's next request is routed afresh.
+          res.setHeader('Connection', 'close')
           misroutes++
           reportSoon()
         }
