@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import http from 'node:http'
+import net from 'node:net'
 import { HashRing } from '@tether/cluster'
 import { Keyring, newToken, signCookieValue } from '@tether/core'
 import { expect } from 'chai'
@@ -181,6 +182,21 @@ describe('cluster routing', function () {
         expect(response, JSON.stringify(garbage)).to.match(/^HTTP\/1\.1 400 Bad Request\r\n/)
         expect(closed).to.equal(true)
       }
+    })
+
+    it('counts clients that leave before their head is complete as aborted', async () => {
+      const before = (await cluster.metrics()).aborted
+      for (const leave of ['end', 'reset'] as const) {
+        const socket = net.connect({ port: cluster.port, host: '127.0.0.1' })
+        await new Promise((resolve) => socket.once('connect', resolve))
+        socket.write('GET / HTTP/1.1\r\nHost: x\r\n')
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        if (leave === 'end') socket.end()
+        else socket.resetAndDestroy()
+        await new Promise((resolve) => socket.once('close', resolve))
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect((await cluster.metrics()).aborted - before).to.equal(2)
     })
 
     it('counts every rejection by reason', async () => {

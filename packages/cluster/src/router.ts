@@ -140,6 +140,7 @@ export class Router {
       this.#pending.delete(socket)
       socket.removeListener('data', onData)
       socket.removeListener('end', onEnd)
+      socket.removeListener('close', onClose)
       if (reason !== undefined) {
         this.#metrics.rejected[reason]++
         reject(socket, reason)
@@ -150,6 +151,11 @@ export class Router {
       done()
       this.#metrics.aborted++
       socket.destroy()
+    }
+    // Reset by the client (or dropped by close()) before the head was complete.
+    const onClose = () => {
+      done()
+      this.#metrics.aborted++
     }
     const onData = (data: Buffer) => {
       let chunk = data
@@ -188,6 +194,7 @@ export class Router {
     }
     socket.on('data', onData)
     socket.on('end', onEnd)
+    socket.on('close', onClose)
     socket.resume()
   }
 
