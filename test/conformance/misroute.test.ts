@@ -52,6 +52,19 @@ for (const driver of DRIVERS) {
       expect(other.metrics.get('misroutes')).to.equal(0)
     })
 
+    it('does not replace the client’s cookie when its session lives only with the owner', async () => {
+      // Each worker with a store of its own (MemoryStore): this one cannot load the w2 session.
+      other = await startShop(driver, { store: new SwitchableStore() })
+      const res = await other.app.get('/set?key=b').agent(pool).set('Cookie', cookie).expect(200)
+      expect(res.headers.connection).to.equal('close')
+      // A new session here would have overwritten the cookie of the real one.
+      expect(res.headers['set-cookie']).to.equal(undefined)
+      expect(other.metrics.get('misroutes')).to.equal(1)
+      // Back at its owner, the real session is intact.
+      const back = await owner.app.get('/read').set('Cookie', cookie).expect(200)
+      expect(back.body.values).to.deep.equal({ a: true })
+    })
+
     it('keeps the connection for sessions of its own route', async () => {
       other = await startShop(driver, { store })
       const own = cookieFrom(await other.app.get('/set?key=b').expect(200))

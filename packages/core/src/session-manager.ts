@@ -163,11 +163,12 @@ export class SessionManager {
       const live = await this.#acquire(checked.storeId, checked.token, checked.route)
       if (live !== undefined) {
         if (reissue) this.metrics.increment('reissued')
-        return new SessionContext(this, live, reissue)
+        return new SessionContext(this, live, reissue, checked.route)
       }
-      break
+      // Gone here: keep the cookie's route, which tells the adapter where the request belonged.
+      return new SessionContext(this, this.fresh(), false, checked.route)
     }
-    return new SessionContext(this, this.fresh(), false)
+    return new SessionContext(this, this.fresh(), false, undefined)
   }
 
   /** A new, empty session that has no token until something is stored in it. */
@@ -477,21 +478,38 @@ export class SessionContext {
   /** This request ended a session that the browser holds a cookie for. */
   #cleared = false
   #released = false
+  /** The route of the verified cookie the request carried, even when its session was not found. */
+  readonly #cookieRoute: string | undefined
+  #misrouted = false
   /** The live session's version after this request's last change (0: none). */
   #changedAt = 0
   #committedHeader: string | undefined
   #committed = false
 
-  constructor(manager: SessionManager, live: LiveSession, reissue: boolean) {
+  constructor(manager: SessionManager, live: LiveSession, reissue: boolean, cookieRoute: string | undefined) {
     this.#manager = manager
     this.#live = live
     this.#issue = reissue
+    this.#cookieRoute = cookieRoute
     this.session = new SessionView(this)
   }
 
-  /** The route of the session's cookie: the worker that owns it (for misroute detection). */
+  /**
+   * The route of the verified cookie the request carried (the worker that owns its session), even
+   * when that session was not found here; else the route of this request's new session.
+   */
   get route(): string {
-    return this.#live.route
+    return this.#cookieRoute ?? this.#live.route
+  }
+
+  /**
+   * Tells the context that this request reached a worker other than its session's owner (a pooled
+   * keep-alive connection; the adapter answers it with `Connection: close`). A session this
+   * request would create here is then neither stored nor sent: its cookie would replace the
+   * client's cookie for the real session, which lives with the owner.
+   */
+  markMisrouted(): void {
+    this.#misrouted = true
   }
 
   /** True once a commit has run; later changes can still be saved but no cookie can be sent. */
@@ -507,6 +525,10 @@ export class SessionContext {
   async commit(secureRequest: boolean): Promise<string | undefined> {
     const manager = this.#manager
     const live = this.#live
+    if (this.#misrouted && !live.stored) {
+      this.#committed = true
+      return undefined
+    }
     const outcome = live.ended ? 'gone' : await manager.flush(live, this.session, this.#changedAt)
     let header: string | undefined
     if (outcome === 'gone' || !live.stored) {

@@ -57,6 +57,7 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
             // the client's next request is routed afresh to the owner.
             res.setHeader('Connection', 'close')
             manager.metrics.increment('misroutes')
+            ctx.markMisrouted()
           }
           bindToResponse(ctx, req, res, retryAfter)
           next()

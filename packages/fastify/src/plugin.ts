@@ -73,6 +73,7 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
       // client's next request is routed afresh to the owner.
       reply.header('connection', 'close')
       manager.metrics.increment('misroutes')
+      ctx.markMisrouted()
     }
   })
 
