@@ -8,9 +8,13 @@ export interface RunningExample {
   stop(): Promise<void>
 }
 
-/** Starts `examples/<name>/server.ts` with PORT=0 and waits (at most 15 s) for the URL it prints. */
-export async function startExample(name: string, env: Record<string, string> = {}): Promise<RunningExample> {
-  const file = fileURLToPath(new URL(`../../examples/${name}/server.ts`, import.meta.url))
+/** Starts `examples/<name>/<entry>` with PORT=0 and waits (at most 15 s) for the URL it prints. */
+export async function startExample(
+  name: string,
+  env: Record<string, string> = {},
+  entry = 'server.ts',
+): Promise<RunningExample> {
+  const file = fileURLToPath(new URL(`../../examples/${name}/${entry}`, import.meta.url))
   // The same loader flags as this test run (tsx, and the tether-source condition in development).
   const child: ChildProcess = spawn(process.execPath, [...process.execArgv, file], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },

@@ -1,0 +1,45 @@
+import { expect } from 'chai'
+import supertest from 'supertest'
+import { type RunningExample, startExample } from '../support/example-process.js'
+import { cookieFrom } from '../support/session-cookie.js'
+import { walkThroughShop } from '../support/shop-scenario.js'
+
+// The demo (`npm run demo`): the shop on 2 workers, each with its own MemoryStore. Every step of
+// the journey only works if each request reaches the worker that holds its session.
+describe('examples/express-shop on a Tether cluster (the demo)', function () {
+  this.timeout(60_000)
+  let shop: RunningExample
+  before(async () => {
+    shop = await startExample('express-shop', {}, 'cluster.ts')
+  })
+  after(async () => shop?.stop())
+
+  it('prints its URL', () => {
+    expect(shop.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(shop.output()).to.include('2-worker cluster')
+  })
+
+  it('supports login, cart, admin guard and logout across workers', async () => {
+    for (let i = 0; i < 4; i++) await walkThroughShop(shop.url)
+  })
+
+  it('spreads new sessions over both workers and keeps each on its own', async () => {
+    const workers = new Set<string>()
+    for (let i = 0; i < 12; i++) {
+      const created = await supertest(shop.url)
+        .post('/cart')
+        .send({ item: `item-${i}` })
+        .expect(201)
+      const worker = String(created.headers['x-tether-worker'])
+      workers.add(worker)
+      const cookie = cookieFrom(created)
+      expect(cookie).to.include(`.${worker}.`)
+      for (let j = 0; j < 3; j++) {
+        const cart = await supertest(shop.url).get('/cart').set('Cookie', cookie).expect(200)
+        expect(cart.headers['x-tether-worker']).to.equal(worker)
+        expect(cart.body).to.deep.equal([`item-${i}`])
+      }
+    }
+    expect([...workers].sort()).to.deep.equal(['w0', 'w1'])
+  })
+})
