@@ -1,3 +1,13 @@
+export {
+  type AdapterOptions,
+  type Denial,
+  type DenialOptions,
+  type RequireSessionOptions,
+  type ResolvedAdapterOptions,
+  resolveAdapterOptions,
+  resolveGuard,
+  STORE_UNAVAILABLE_BODY,
+} from './adapter-support.js'
 export { decrypt, encrypt } from './cipher.js'
 export {
   type CookieParts,
