@@ -457,6 +457,11 @@ function isStore(value: unknown): value is SessionStore {
   )
 }
 
+/** Whether the request came over TLS; a function is asked only when a cookie is sent. */
+function isSecure(secureRequest: boolean | (() => boolean)): boolean {
+  return typeof secureRequest === 'function' ? secureRequest() : secureRequest
+}
+
 /** How SessionView reaches a SessionContext's private state (set once, in its static block). */
 let contextAccess: {
   live(ctx: SessionContext): LiveSession
@@ -521,8 +526,10 @@ export class SessionContext {
    * Saves the session and returns the Set-Cookie header to send, if any. Call it before the
    * response head goes out; it may be called again (later changes are saved, the header is the
    * first commit's). Rejects with ERR_TETHER_STORE_UNAVAILABLE when the store fails.
+   * `secureRequest` may be a function, asked only when a cookie is actually sent (working out
+   * whether a request came over TLS through trusted proxies is not free).
    */
-  async commit(secureRequest: boolean): Promise<string | undefined> {
+  async commit(secureRequest: boolean | (() => boolean)): Promise<string | undefined> {
     const manager = this.#manager
     const live = this.#live
     if (this.#misrouted && !live.stored) {
@@ -534,9 +541,9 @@ export class SessionContext {
     if (outcome === 'gone' || !live.stored) {
       // Only the request that destroyed the session clears the cookie: a slow request that merely
       // held an ended session must not wipe the cookie a concurrent login has just issued.
-      if (this.#cleared) header = manager.setCookieHeader(undefined, secureRequest)
+      if (this.#cleared) header = manager.setCookieHeader(undefined, isSecure(secureRequest))
     } else if (this.#issue || (manager.cookie.maxAge !== undefined && outcome !== 'unchanged')) {
-      header = manager.setCookieHeader(manager.cookieValue(live), secureRequest)
+      header = manager.setCookieHeader(manager.cookieValue(live), isSecure(secureRequest))
     }
     if (this.#committed) return this.#committedHeader
     this.#committed = true

@@ -3,6 +3,75 @@ import type { ServerResponse } from 'node:http'
 type Method = 'writeHead' | 'write' | 'end'
 type Call = { method: Method; args: unknown[] }
 type AnyFunction = (...args: unknown[]) => unknown
+type Originals = Record<Method, AnyFunction>
+
+/** Where a held response stands. */
+enum Phase {
+  /** Nothing sent yet; the first writeHead/write/end starts the commit. */
+  Waiting,
+  /** The commit runs; calls are queued. */
+  Holding,
+  /** Calls go straight through (after the commit, or while the error answer is written). */
+  Open,
+  /** The commit failed and the error answer is out: the app's later writes are swallowed. */
+  Failed,
+}
+
+/** What a hold waits for, and who answers when it fails. */
+export interface HoldOwner {
+  /** Stores the session; resolves with the Set-Cookie header to add, if any. */
+  commit(): Promise<string | undefined>
+  /** Answers instead of the held response after a failed commit (a 503). */
+  fail(error: unknown): void
+}
+
+/** The hold of one response. */
+class Hold {
+  phase = Phase.Waiting
+  readonly queue: Call[] = []
+  refusedWrite = false
+
+  constructor(
+    readonly originals: Originals,
+    readonly owner: HoldOwner,
+  ) {}
+}
+
+const HOLD = Symbol('tether.hold')
+type HeldResponse = ServerResponse & { [HOLD]?: Hold }
+
+/**
+ * The held methods live on the response's prototype (Express gives every response its app's
+ * `response` object as prototype), patched once per prototype: a response then costs one property
+ * (its Hold) instead of three own methods written and restored on every request, which is slow on
+ * an object as large as a ServerResponse. Responses without a Hold pass straight through.
+ */
+const patched = new WeakMap<object, Originals>()
+
+function patchPrototype(res: ServerResponse): Originals {
+  const proto = Object.getPrototypeOf(res) as Record<Method, AnyFunction>
+  let originals = patched.get(proto)
+  if (originals !== undefined) return originals
+  originals = { writeHead: proto.writeHead, write: proto.write, end: proto.end }
+  const own = originals
+  const held = (method: Method) =>
+    function heldByTether(this: HeldResponse, ...args: unknown[]): unknown {
+      const hold = this[HOLD]
+      if (hold === undefined || hold.phase === Phase.Open) return own[method].apply(this, args)
+      if (hold.phase === Phase.Failed) return swallow(this, method, args)
+      if (hold.phase === Phase.Waiting) start(this, hold)
+      hold.queue.push({ method, args })
+      if (method !== 'write') return this
+      hold.refusedWrite = true
+      return false
+    }
+  // Defined, not assigned, so that a frozen or accessor-bearing prototype is not silently skipped.
+  for (const method of ['writeHead', 'write', 'end'] as const) {
+    Object.defineProperty(proto, method, { value: held(method), writable: true, configurable: true })
+  }
+  patched.set(proto, originals)
+  return originals
+}
 
 /**
  * Holds a response's head until `commit` has settled, so the session is stored before the client
@@ -12,73 +81,46 @@ type AnyFunction = (...args: unknown[]) => unknown
  * `end`, a bare `writeHead` — goes through `writeHead`, `write` or `end`. The first of them starts
  * the commit; it and every later call are queued and replayed in order once the commit has
  * resolved, with the cookie added. When the commit fails, the queued calls are dropped and
- * `onError` answers instead (a 503), and later writes of the app are swallowed.
+ * `owner.fail` answers instead (a 503), and later writes of the app are swallowed.
  */
-export function commitBeforeHead(
-  res: ServerResponse,
-  commit: () => Promise<string | undefined>,
-  onError: (error: unknown) => void,
-): void {
-  const original = { writeHead: res.writeHead, write: res.write, end: res.end }
-  const queue: Call[] = []
-  let state: 'waiting' | 'holding' | 'failed' = 'waiting'
-  let refusedWrite = false
+export function commitBeforeHead(res: ServerResponse, owner: HoldOwner): void {
+  ;(res as HeldResponse)[HOLD] = new Hold(patchPrototype(res), owner)
+}
 
-  const restore = () => {
-    res.writeHead = original.writeHead
-    res.write = original.write
-    res.end = original.end
-  }
-
-  const start = () => {
-    state = 'holding'
-    commit().then(
-      (setCookie) => {
-        restore()
-        if (setCookie !== undefined) addSetCookie(res, setCookie, queue)
-        let lastWrite = true
-        for (const { method, args } of queue) {
-          const result = (original[method] as AnyFunction).apply(res, args)
-          if (method === 'write') lastWrite = result as boolean
-        }
-        // A stream piped into the response paused on our `false`; let it go on unless the socket
-        // itself now asks it to wait (then Node emits 'drain' on its own).
-        if (refusedWrite && lastWrite && !res.writableEnded) res.emit('drain')
-      },
-      (error: unknown) => {
-        state = 'failed'
-        restore()
-        onError(error)
-        swallowLaterWrites(res)
-      },
-    )
-  }
-
-  const hold = (method: Method) =>
-    function held(this: ServerResponse, ...args: unknown[]): unknown {
-      if (state === 'waiting') start()
-      queue.push({ method, args })
-      if (method !== 'write') return res
-      refusedWrite = true
-      return false
-    }
-  res.writeHead = hold('writeHead') as ServerResponse['writeHead']
-  res.write = hold('write') as ServerResponse['write']
-  res.end = hold('end') as ServerResponse['end']
+function start(res: HeldResponse, hold: Hold): void {
+  hold.phase = Phase.Holding
+  hold.owner.commit().then(
+    (setCookie) => {
+      hold.phase = Phase.Open
+      const queue = hold.queue
+      if (setCookie !== undefined) addSetCookie(res, setCookie, queue)
+      let lastWrite = true
+      for (const { method, args } of queue) {
+        const result = hold.originals[method].apply(res, args)
+        if (method === 'write') lastWrite = result as boolean
+      }
+      queue.length = 0
+      // A stream piped into the response paused on our `false`; let it go on unless the socket
+      // itself now asks it to wait (then Node emits 'drain' on its own).
+      if (hold.refusedWrite && lastWrite && !res.writableEnded) res.emit('drain')
+    },
+    (error: unknown) => {
+      hold.queue.length = 0
+      hold.phase = Phase.Open
+      try {
+        hold.owner.fail(error)
+      } finally {
+        hold.phase = Phase.Failed
+      }
+    },
+  )
 }
 
 /** After an error response has been sent, the app's own late writes must not crash the process. */
-function swallowLaterWrites(res: ServerResponse): void {
-  const callbackOf = (args: unknown[]) => args.findLast((a): a is () => void => typeof a === 'function')
-  res.writeHead = (() => res) as unknown as ServerResponse['writeHead']
-  res.write = ((...args: unknown[]) => {
-    queueMicrotask(() => callbackOf(args)?.())
-    return true
-  }) as ServerResponse['write']
-  res.end = ((...args: unknown[]) => {
-    queueMicrotask(() => callbackOf(args)?.())
-    return res
-  }) as ServerResponse['end']
+function swallow(res: ServerResponse, method: Method, args: unknown[]): unknown {
+  const callback = args.findLast((a): a is () => void => typeof a === 'function')
+  if (method !== 'writeHead' && callback !== undefined) queueMicrotask(callback)
+  return method === 'write' ? true : res
 }
 
 /** Adds the session cookie without replacing any Set-Cookie of the app, wherever it was set. */

@@ -14,7 +14,7 @@ export interface StickySessionMiddleware extends RequestHandler {
   close(): Promise<void>
 }
 
-const CONTEXT = Symbol('tether.context')
+const BINDING = Symbol('tether.binding')
 
 /**
  * Express middleware that gives every request `req.session`, stored in a Tether store and tied to
@@ -42,32 +42,11 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
 
   const middleware = function stickySession(req: Request, res: Response, next: NextFunction): void {
     // Mounted twice (app and router): the first one owns the request.
-    if ((req as RequestWithContext)[CONTEXT] !== undefined) {
+    if ((req as RequestWithBinding)[BINDING] !== undefined) {
       next()
       return
     }
-    manager
-      .open(req.headers.cookie)
-      .then(
-        (ctx) => {
-          ;(req as RequestWithContext)[CONTEXT] = ctx
-          req.session = ctx.session
-          if (isMisrouted(ctx.route, manager.route, req.socket)) {
-            // A pooled keep-alive connection brought another worker's session here: close it so
-            // the client's next request is routed afresh to the owner.
-            res.setHeader('Connection', 'close')
-            manager.metrics.increment('misroutes')
-            ctx.markMisrouted()
-          }
-          bindToResponse(ctx, req, res, retryAfter)
-          next()
-        },
-        (error: unknown) => {
-          if (isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) sendFailure(res, 503, retryAfter)
-          else next(error)
-        },
-      )
-      .catch(next)
+    void attach(manager, retryAfter, req, res, next)
   }
   return Object.assign(middleware, {
     manager,
@@ -76,38 +55,85 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
   })
 }
 
-interface RequestWithContext extends IncomingMessage {
-  [CONTEXT]?: SessionContext
+interface RequestWithBinding extends IncomingMessage {
+  [BINDING]?: ResponseBinding
 }
 
-/** Commits before the head goes out, and releases the session once, when the response is over. */
-function bindToResponse(ctx: SessionContext, req: Request, res: Response, retryAfter: number): void {
-  let committing = false
-  let over = false
-  const release = () => {
-    over = true
-    // A commit still running keeps its hold; it releases when it settles.
-    if (!committing) ctx.release()
+/** Opens the request's session and ties it to the response. Module-level: no closures per request. */
+async function attach(
+  manager: SessionManager,
+  retryAfter: number,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+): Promise<void> {
+  let ctx: SessionContext
+  try {
+    ctx = await manager.open(req.headers.cookie)
+  } catch (error) {
+    if (isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) sendFailure(res, 503, retryAfter)
+    else next(error)
+    return
   }
-  if (req.socket.destroyed) release()
-  else res.once('close', release)
+  req.session = ctx.session
+  if (isMisrouted(ctx.route, manager.route, req.socket)) {
+    // A pooled keep-alive connection brought another worker's session here: close it so the
+    // client's next request is routed afresh to the owner.
+    res.setHeader('Connection', 'close')
+    manager.metrics.increment('misroutes')
+    ctx.markMisrouted()
+  }
+  const binding = new ResponseBinding(ctx, req, res, retryAfter)
+  ;(req as RequestWithBinding)[BINDING] = binding
+  if (req.socket.destroyed) binding.release()
+  else res.on('close', releaseOnClose)
+  commitBeforeHead(res, binding)
+  next()
+}
 
-  commitBeforeHead(
-    res,
-    async () => {
-      committing = true
-      try {
-        return await ctx.commit(req.secure)
-      } finally {
-        committing = false
-        if (over) ctx.release()
-      }
-    },
-    (error) => {
-      const unavailable = isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')
-      sendFailure(res, unavailable ? 503 : 500, unavailable ? retryAfter : undefined)
-    },
-  )
+/** 'close' listener shared by every response (a response closes once). */
+function releaseOnClose(this: Response): void {
+  ;(this.req as RequestWithBinding)[BINDING]?.release()
+}
+
+/**
+ * One request's session tied to its response: commits before the head goes out (through
+ * commitBeforeHead), answers a failed commit, and releases the session once, when the response is
+ * over — or, if a commit is still running then, when that commit settles.
+ */
+class ResponseBinding {
+  #committing = false
+  #over = false
+
+  constructor(
+    readonly ctx: SessionContext,
+    readonly req: Request,
+    readonly res: Response,
+    readonly retryAfter: number,
+  ) {}
+
+  release(): void {
+    this.#over = true
+    if (!this.#committing) this.ctx.release()
+  }
+
+  async commit(): Promise<string | undefined> {
+    this.#committing = true
+    try {
+      return await this.ctx.commit(this.#secure)
+    } finally {
+      this.#committing = false
+      if (this.#over) this.ctx.release()
+    }
+  }
+
+  fail(error: unknown): void {
+    const unavailable = isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')
+    sendFailure(this.res, unavailable ? 503 : 500, unavailable ? this.retryAfter : undefined)
+  }
+
+  /** Asked only when a cookie is sent: `req.secure` consults Express's trust-proxy setting. */
+  readonly #secure = (): boolean => this.req.secure
 }
 
 /** Replaces whatever the app had prepared with a small JSON error. */
