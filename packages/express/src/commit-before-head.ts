@@ -87,6 +87,11 @@ export function commitBeforeHead(res: ServerResponse, owner: HoldOwner): void {
   ;(res as HeldResponse)[HOLD] = new Hold(patchPrototype(res), owner)
 }
 
+/** The owner of a response's hold, if `commitBeforeHead` was called for it. */
+export function holdOwner(res: ServerResponse): HoldOwner | undefined {
+  return (res as HeldResponse)[HOLD]?.owner
+}
+
 function start(res: HeldResponse, hold: Hold): void {
   hold.phase = Phase.Holding
   hold.owner.commit().then(

@@ -1,7 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import { isMisrouted, isTetherError, type Metrics, type SessionContext, SessionManager } from '@tether/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { commitBeforeHead } from './commit-before-head.js'
+import { commitBeforeHead, holdOwner } from './commit-before-head.js'
 import { resolveAdapterOptions, STORE_UNAVAILABLE_BODY, type StickySessionOptions } from './options.js'
 
 /** The middleware returned by `stickySession()`, with the engine behind it. */
@@ -13,8 +13,6 @@ export interface StickySessionMiddleware extends RequestHandler {
   /** Releases the timers of the default MemoryStore; a store you passed in is yours to close. */
   close(): Promise<void>
 }
-
-const BINDING = Symbol('tether.binding')
 
 /**
  * Express middleware that gives every request `req.session`, stored in a Tether store and tied to
@@ -42,7 +40,7 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
 
   const middleware = function stickySession(req: Request, res: Response, next: NextFunction): void {
     // Mounted twice (app and router): the first one owns the request.
-    if ((req as RequestWithBinding)[BINDING] !== undefined) {
+    if (holdOwner(res) !== undefined) {
       next()
       return
     }
@@ -53,10 +51,6 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
     metrics: manager.metrics,
     close: () => manager.close(),
   })
-}
-
-interface RequestWithBinding extends IncomingMessage {
-  [BINDING]?: ResponseBinding
 }
 
 /** Opens the request's session and ties it to the response. Module-level: no closures per request. */
@@ -83,17 +77,17 @@ async function attach(
     manager.metrics.increment('misroutes')
     ctx.markMisrouted()
   }
+  // The binding rides on the response's hold: one property per request, not two.
   const binding = new ResponseBinding(ctx, req, res, retryAfter)
-  ;(req as RequestWithBinding)[BINDING] = binding
+  commitBeforeHead(res, binding)
   if (req.socket.destroyed) binding.release()
   else res.on('close', releaseOnClose)
-  commitBeforeHead(res, binding)
   next()
 }
 
 /** 'close' listener shared by every response (a response closes once). */
 function releaseOnClose(this: Response): void {
-  ;(this.req as RequestWithBinding)[BINDING]?.release()
+  ;(holdOwner(this) as ResponseBinding | undefined)?.release()
 }
 
 /**
