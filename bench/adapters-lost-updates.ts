@@ -3,41 +3,16 @@
 // the session kept; and a request that finishes 100 ms after a logout, then whether the session
 // came back. @tether/express and @tether/fastify against express-session and @fastify/session.
 // Usage: node --import tsx --conditions=tether-source bench/adapters-lost-updates.ts [--rounds 5]
-import { type ChildProcess, spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { startTarget, stopTarget } from './adapter-target.js'
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } })
 const rounds = Number(values.rounds)
 const PARALLEL = 50
-const SERVER = fileURLToPath(new URL('adapters-server.ts', import.meta.url))
 const STACKS = {
   express: { tether: 'express + @tether/express', anchor: 'express + express-session' },
   fastify: { tether: 'fastify + @tether/fastify', anchor: 'fastify + @fastify/session' },
 } as const
-
-async function startTarget(
-  framework: string,
-  variant: string,
-): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [...process.execArgv, SERVER, framework, variant], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => reject(new Error(`${framework}/${variant} did not start`)), 20_000)
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = /READY (\S+)/.exec(out)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(match[1]!)
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`${framework}/${variant} exited with ${code}`)))
-  })
-  return { url, child }
-}
 
 async function newSession(url: string): Promise<string> {
   const res = await fetch(`${url}/key?k=start`)
@@ -79,8 +54,7 @@ for (const framework of ['express', 'fastify'] as const) {
       }
       console.log(`| ${STACKS[framework][variant]} | ${kept.join(', ')} | ${revived} of ${rounds} |`)
     } finally {
-      child.kill('SIGTERM')
-      await new Promise((resolve) => child.once('exit', resolve))
+      await stopTarget(child)
     }
   }
 }

@@ -7,10 +7,9 @@
 // Each target runs in its own child process; autocannon runs here.
 // Usage: node --import tsx bench/adapters.ts [--duration 5] [--connections 50] [--repeat 1]
 // (after building the packages; add --conditions=tether-source to run the TypeScript sources).
-import { type ChildProcess, spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { startTarget, stopTarget } from './adapter-target.js'
 
 const { values } = parseArgs({
   options: {
@@ -25,41 +24,10 @@ const { values } = parseArgs({
 const repeat = Number(values.repeat)
 const duration = Number(values.duration)
 const connections = Number(values.connections)
-const SERVER = fileURLToPath(new URL('adapters-server.ts', import.meta.url))
 
 type Variant = 'plain' | 'tether' | 'anchor'
 const ANCHOR = { express: 'express-session', fastify: '@fastify/session' } as const
 const TETHER = { express: '@tether/express', fastify: '@tether/fastify' } as const
-
-async function startTarget(
-  framework: string,
-  variant: Variant,
-): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [...process.execArgv, SERVER, framework, variant], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => reject(new Error(`${framework}/${variant} did not start`)), 20_000)
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = /READY (\S+)/.exec(out)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(match[1]!)
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`${framework}/${variant} exited with ${code}`)))
-  })
-  return { url, child }
-}
-
-async function stopTarget(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  await exited
-}
 
 interface Row {
   framework: string
