@@ -6,24 +6,11 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { parseCommandStats, redisCli, startRedisServer } from '../test/support/redis-server.js'
 import { stopAllServices } from '../test/support/services.js'
+import { INSIDE_SCRIPTS } from './redis-commands.js'
 
 const seconds = Number(process.argv[2] ?? 2)
 const ROUNDS = Number(process.argv[3] ?? 2)
 const connections = 50
-/** Commands that RedisStore only ever runs inside its scripts (counted by commandstats too). */
-const INSIDE_SCRIPTS = new Set([
-  'type',
-  'hget',
-  'hmget',
-  'hset',
-  'hdel',
-  'hkeys',
-  'pexpire',
-  'publish',
-  'del',
-  'zadd',
-  'zremrangebyscore',
-])
 
 const redis = await startRedisServer()
 

@@ -5,24 +5,12 @@ import { HybridStore, Metrics, RedisStore, SessionManager, type SessionStore } f
 import { Redis } from 'ioredis'
 import { parseCommandStats, redisCli, startRedisServer } from '../test/support/redis-server.js'
 import { stopAllServices } from '../test/support/services.js'
+import { INSIDE_SCRIPTS } from './redis-commands.js'
 
 const ms = Number(process.argv[2] ?? 1000)
 const SESSIONS = 1000
 const CONCURRENCY = 50
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef'
-const INSIDE_SCRIPTS = new Set([
-  'type',
-  'hget',
-  'hmget',
-  'hset',
-  'hdel',
-  'hkeys',
-  'pexpire',
-  'publish',
-  'del',
-  'zadd',
-  'zremrangebyscore',
-])
 
 const server = await startRedisServer()
 // Auto-pipelining batches the commands of concurrent requests into one socket write.

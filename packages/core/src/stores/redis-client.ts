@@ -23,35 +23,31 @@ export interface IoRedisLike {
   connect?(): Promise<void>
 }
 
-/** The parts of a node-redis v5 client (`createClient()`) that Tether calls. */
-export interface NodeRedisLike {
-  sendCommand(args: string[]): Promise<unknown>
-  duplicate(): NodeRedisLike
+/** What node-redis v5 clients and clusters share: connecting, pub/sub, events, state. */
+interface NodeRedisConnection {
   connect(): Promise<unknown>
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>
   on(event: string, listener: Listener): unknown
   removeListener(event: string, listener: Listener): unknown
   destroy?(): void
   disconnect?(): Promise<void>
-  hGetAll: unknown
   isReady?: boolean
   isOpen?: boolean
 }
 
+/** The parts of a node-redis v5 client (`createClient()`) that Tether calls. */
+export interface NodeRedisLike extends NodeRedisConnection {
+  sendCommand(args: string[]): Promise<unknown>
+  duplicate(): NodeRedisLike
+  hGetAll: unknown
+}
+
 /** The parts of a node-redis v5 cluster (`createCluster()`) that Tether calls. */
-export interface NodeRedisClusterLike {
+export interface NodeRedisClusterLike extends NodeRedisConnection {
   sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>
   duplicate(): NodeRedisClusterLike
-  connect(): Promise<unknown>
-  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>
-  on(event: string, listener: Listener): unknown
-  removeListener(event: string, listener: Listener): unknown
-  destroy?(): void
-  disconnect?(): Promise<void>
   nodeClient(node: unknown): Promise<NodeRedisLike> | NodeRedisLike
   readonly masters: unknown[]
-  isReady?: boolean
-  isOpen?: boolean
 }
 
 /** Any Redis client RedisStore accepts. */
