@@ -66,8 +66,11 @@ for (let round = 0; round < rounds; round++) {
   for (const mode of modes) {
     const { child, port } = await startServer(mode)
     try {
-      wrk(port, 1, false, cookies) // warm-up
+      // Each workload gets a warm-up of its own: a new connection per request runs code (the
+      // primary's accept and hand-off) that keep-alive barely touches.
+      wrk(port, 1, false, cookies)
       const keepAlive = wrk(port, seconds, false, cookies)
+      wrk(port, 1, true, cookies)
       const close = wrk(port, seconds, true, cookies)
       runs.get(mode)!.push({ keepAlive, close })
     } finally {

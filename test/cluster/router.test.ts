@@ -1,7 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
 import http from 'node:http'
-import net from 'node:net'
-import { HashRing } from '@tether/cluster'
+import { type ClusterOptions, HashRing } from '@tether/cluster'
 import { Keyring, newToken, signCookieValue } from '@tether/core'
 import { expect } from 'chai'
 import WebSocket from 'ws'
@@ -9,12 +7,18 @@ import { type ClusterFixture, startClusterFixture } from '../support/cluster-fix
 import { rawExchange, request } from '../support/http-client.js'
 import { type ClusterSession, createSession, sessionsOnEveryWorker } from '../support/sessions.js'
 import { FIXTURE_SECRET } from './fixtures/session-cluster.js'
+import { describeHeadHandling, routeIn } from './head-handling.js'
 
 const ROUTES = ['w0', 'w1', 'w2']
 
-/** The worker route in a raw HTTP response's JSON body. */
-function routeIn(response: string): string | undefined {
-  return /"route":"([^"]+)"/.exec(response)?.[1]
+/** Three workers, small head limits so the limit tests run fast (see describeHeadHandling). */
+const ROUTING_OPTIONS: ClusterOptions = {
+  workers: 3,
+  host: '127.0.0.1',
+  secret: FIXTURE_SECRET,
+  trustedProxies: ['loopback'],
+  maxHeaderSize: 4096,
+  headersTimeout: 600,
 }
 
 describe('cluster routing', function () {
@@ -23,14 +27,7 @@ describe('cluster routing', function () {
   let sessions: Map<string, ClusterSession>
 
   before(async () => {
-    cluster = await startClusterFixture({
-      workers: 3,
-      host: '127.0.0.1',
-      secret: FIXTURE_SECRET,
-      trustedProxies: ['loopback'],
-      maxHeaderSize: 4096,
-      headersTimeout: 600,
-    })
+    cluster = await startClusterFixture(ROUTING_OPTIONS)
     sessions = await sessionsOnEveryWorker(cluster.port, ROUTES)
   })
   after(async () => cluster?.close())
@@ -105,107 +102,7 @@ describe('cluster routing', function () {
     })
   })
 
-  describe('request heads over the wire', () => {
-    const head = (session: ClusterSession) =>
-      Buffer.from(
-        `GET /?split HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: theme=dark; ${session.cookie}\r\nConnection: close\r\n\r\n`,
-      )
-
-    it('routes correctly whatever byte offset the head is split at', async () => {
-      const session = sessions.get('w2')!
-      const bytes = head(session)
-      const offsets = Array.from({ length: bytes.length - 1 }, (_, i) => i + 1)
-      // In batches, so the machine is not flooded.
-      for (let start = 0; start < offsets.length; start += 25) {
-        const batch = offsets.slice(start, start + 25)
-        const results = await Promise.all(
-          batch.map((offset) =>
-            rawExchange(cluster.port, [bytes.subarray(0, offset), bytes.subarray(offset)], { gap: 5 }),
-          ),
-        )
-        results.forEach((r, i) => {
-          expect(r.response, `split at ${batch[i]}`).to.match(/^HTTP\/1\.1 200/)
-          expect(routeIn(r.response), `split at ${batch[i]}`).to.equal('w2')
-        })
-      }
-    })
-
-    it('routes correctly when the head arrives one byte at a time', async () => {
-      const bytes = head(sessions.get('w0')!)
-      const chunks = Array.from(bytes, (b) => Buffer.from([b]))
-      const { response } = await rawExchange(cluster.port, chunks, { gap: 1 })
-      expect(routeIn(response)).to.equal('w0')
-    })
-
-    it('delivers a 1 MiB binary body intact (checksum)', async () => {
-      const body = randomBytes(1024 * 1024)
-      const session = sessions.get('w1')!
-      const response = await request(cluster.port, '/echo', {
-        method: 'POST',
-        body,
-        headers: { cookie: session.cookie, 'content-type': 'application/octet-stream' },
-      })
-      expect(response.body).to.deep.equal({
-        route: 'w1',
-        bytes: body.length,
-        sha256: createHash('sha256').update(body).digest('hex'),
-      })
-    })
-  })
-
-  describe('bad request heads', () => {
-    it('answers an oversized head with 431 and closes', async () => {
-      const huge = `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(5000)}\r\n\r\n`
-      const { response, closed } = await rawExchange(cluster.port, [huge])
-      expect(response).to.match(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/)
-      expect(response).to.include('Connection: close')
-      expect(closed).to.equal(true)
-    })
-
-    it('answers a head that never completes (slowloris) with 408 and closes', async () => {
-      const started = Date.now()
-      const { response, closed } = await rawExchange(
-        cluster.port,
-        ['GET / HTTP/1.1\r\n', 'Host: x\r\n', 'X-A: 1\r\n'],
-        {
-          gap: 200,
-        },
-      )
-      expect(response).to.match(/^HTTP\/1\.1 408 Request Timeout\r\n/)
-      expect(closed).to.equal(true)
-      expect(Date.now() - started).to.be.below(5_000)
-    })
-
-    it('answers garbage with 400 and closes', async () => {
-      for (const garbage of ['\x16\x03\x01\x02\x00', 'hello\r\n', 'GET /\r\n\r\n']) {
-        const { response, closed } = await rawExchange(cluster.port, [garbage])
-        expect(response, JSON.stringify(garbage)).to.match(/^HTTP\/1\.1 400 Bad Request\r\n/)
-        expect(closed).to.equal(true)
-      }
-    })
-
-    it('counts clients that leave before their head is complete as aborted', async () => {
-      const before = (await cluster.metrics()).aborted
-      for (const leave of ['end', 'reset'] as const) {
-        const socket = net.connect({ port: cluster.port, host: '127.0.0.1' })
-        await new Promise((resolve) => socket.once('connect', resolve))
-        socket.write('GET / HTTP/1.1\r\nHost: x\r\n')
-        await new Promise((resolve) => setTimeout(resolve, 50))
-        if (leave === 'end') socket.end()
-        else socket.resetAndDestroy()
-        await new Promise((resolve) => socket.once('close', resolve))
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100))
-      expect((await cluster.metrics()).aborted - before).to.equal(2)
-    })
-
-    it('counts every rejection by reason', async () => {
-      const metrics = await cluster.metrics()
-      expect(metrics.rejected.tooLarge).to.be.at.least(1)
-      expect(metrics.rejected.timeout).to.be.at.least(1)
-      expect(metrics.rejected.badRequest).to.be.at.least(3)
-    })
-  })
+  describeHeadHandling(() => ({ cluster, sessions }))
 
   describe('keep-alive', () => {
     it('closes a connection whose next request belongs to another worker, so it is routed afresh', async () => {
@@ -271,6 +168,23 @@ describe('cluster routing', function () {
       expect(metrics.routed).to.equal(metrics.slots.reduce((sum, s) => sum + s.routed, 0))
     })
   })
+})
+
+describe('cluster routing with the net.Socket reader (TETHER_PRIMARY_READER=socket)', function () {
+  // The primary's fallback for a Node.js that does not expose its stream read state.
+  this.timeout(60_000)
+  let cluster: ClusterFixture
+  let sessions: Map<string, ClusterSession>
+
+  before(async () => {
+    cluster = await startClusterFixture(ROUTING_OPTIONS, {}, 'session-cluster', {
+      TETHER_PRIMARY_READER: 'socket',
+    })
+    sessions = await sessionsOnEveryWorker(cluster.port, ROUTES)
+  })
+  after(async () => cluster?.close())
+
+  describeHeadHandling(() => ({ cluster, sessions }))
 })
 
 describe('cluster routing with PROXY protocol', function () {

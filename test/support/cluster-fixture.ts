@@ -19,15 +19,19 @@ export interface ClusterFixture {
 
 const running = new Set<ClusterFixture>()
 
-/** Starts `fixtures/<name>.ts` with these cluster options; resolves once it listens. */
+/**
+ * Starts `fixtures/<name>.ts` with these cluster options (and `env` added to the environment);
+ * resolves once it listens.
+ */
 export async function startClusterFixture(
   options: ClusterOptions,
   extra: Record<string, unknown> = {},
   name = 'session-cluster',
+  env: Record<string, string> = {},
 ): Promise<ClusterFixture> {
   const path = fileURLToPath(new URL(`../cluster/fixtures/${name}.ts`, import.meta.url))
   const child = fork(path, [], {
-    env: { ...process.env, TETHER_TEST_CLUSTER: JSON.stringify({ options, ...extra }) },
+    env: { ...process.env, ...env, TETHER_TEST_CLUSTER: JSON.stringify({ options, ...extra }) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const events: Array<{ type: string; route?: string }> = []

@@ -7,7 +7,9 @@ export interface ConnectionMessage {
   /** The bytes the primary already read (the request head and maybe some body), base64. */
   readonly head: string
   /** Set when the connection was routed here for another route's sessions (their owner is down). */
-  readonly connectionRoute?: string
+  readonly connectionRoute?: string | undefined
+  /** True when the first request's own session cookie chose this worker: it is not misrouted. */
+  readonly byCookie?: boolean
 }
 
 /** Primary -> worker: finish your connections and exit. */

@@ -1,13 +1,13 @@
-import type { Socket } from 'node:net'
+import type { Connection } from './connection.js'
 import { HashRing } from './hash-ring.js'
-import { HeadReader, type ParsedHead } from './head-parser.js'
-import { type RejectReason, reject } from './http-responses.js'
+import type { ParsedHead } from './head-parser.js'
+import { IncomingHead } from './incoming-head.js'
 import type { ConnectionMessage } from './messages.js'
 import type { ClusterMetrics, RoutedBy } from './metrics.js'
 import type { ResolvedClusterOptions } from './options.js'
 import { clientIpStrategy, unmapAddress } from './strategies/client-ip.js'
 import { cookieStrategy } from './strategies/cookie.js'
-import { proxyProtocolStrategy, readProxyHeader } from './strategies/proxy-protocol.js'
+import { proxyProtocolStrategy } from './strategies/proxy-protocol.js'
 import type { RoutingInput, Strategy, StrategyName } from './strategies/strategy.js'
 import { urlParamStrategy } from './strategies/url-param.js'
 import type { PoolWorker, WorkerPool } from './supervisor.js'
@@ -20,27 +20,26 @@ export interface RouteChoice {
   readonly connectionRoute: string | undefined
 }
 
-/** The only headers the strategies read; the head parser skips the others. */
-const ROUTING_HEADERS: ReadonlySet<string> = new Set(['cookie', 'x-forwarded-for'])
-
 /** A connection as the strategies see it; the peer address is looked up only if one asks. */
 class ConnectionInput implements RoutingInput {
   readonly head: ParsedHead | undefined
   readonly proxyAddress: string | undefined
-  readonly #socket: Socket
+  readonly #connection: Connection
   #peerAddress: string | undefined
 
-  constructor(socket: Socket, head: ParsedHead | undefined, proxyAddress: string | undefined) {
-    this.#socket = socket
+  constructor(connection: Connection, head: ParsedHead | undefined, proxyAddress: string | undefined) {
+    this.#connection = connection
     this.head = head
     this.proxyAddress = proxyAddress
   }
 
   get peerAddress(): string {
-    this.#peerAddress ??= unmapAddress(this.#socket.remoteAddress ?? '')
+    this.#peerAddress ??= unmapAddress(this.#connection.remoteAddress)
     return this.#peerAddress
   }
 }
+
+const EMPTY = Buffer.alloc(0)
 
 /** How often a connection may be offered to another worker after a failed hand-off. */
 const MAX_HANDOFF_ATTEMPTS = 3
@@ -58,8 +57,8 @@ export class Router {
   readonly #strategies: Array<[StrategyName, Strategy]>
   readonly #readsHead: boolean
   readonly #readsProxy: boolean
-  /** Sockets whose head is being read, so close() can drop them. */
-  readonly #pending = new Set<Socket>()
+  /** Connections whose head is being read, so close() can drop them. */
+  readonly #pending = new Set<Connection>()
   readonly #onRouted: (route: string) => void
 
   constructor(
@@ -88,19 +87,32 @@ export class Router {
     this.#readsProxy = options.strategies.includes('proxy-protocol')
   }
 
-  /** The 'connection' listener for a net.Server created with `pauseOnConnect: true`. */
-  readonly handle = (socket: Socket): void => {
-    socket.on('error', () => undefined)
+  /** Takes a connection the listener accepted. */
+  readonly handle = (connection: Connection): void => {
     if (!this.#readsHead) {
-      this.#dispatch(socket, Buffer.alloc(0), new ConnectionInput(socket, undefined, undefined), 1)
+      this.#dispatch(connection, EMPTY, new ConnectionInput(connection, undefined, undefined), 1)
       return
     }
-    this.#read(socket)
+    const options = this.#options
+    const incoming = new IncomingHead(
+      options.maxHeaderSize,
+      this.#readsProxy && options.trusted.has(unmapAddress(connection.remoteAddress)),
+    )
+    // Most clients send their request with the handshake: it is usually there already, and then
+    // the connection is routed at once, with no timer and no wait for the event loop.
+    const first = connection.tryRead()
+    if (first === null) {
+      this.#metrics.aborted++
+      connection.close()
+      return
+    }
+    if (first !== undefined && this.#take(connection, incoming, first)) return
+    this.#readRest(connection, incoming)
   }
 
   /** Drops connections still sending their head (used on close). */
   closePending(): void {
-    for (const socket of this.#pending) socket.destroy()
+    for (const connection of this.#pending) connection.close()
     this.#pending.clear()
   }
 
@@ -126,90 +138,49 @@ export class Router {
     return undefined
   }
 
-  #read(socket: Socket): void {
-    const options = this.#options
-    const reader = new HeadReader(options.maxHeaderSize)
-    let proxyPending: Buffer | undefined =
-      this.#readsProxy && options.trusted.has(unmapAddress(socket.remoteAddress ?? ''))
-        ? Buffer.alloc(0)
-        : undefined
-    let proxyAddress: string | undefined
-    this.#pending.add(socket)
-    const done = (reason?: RejectReason) => {
-      clearTimeout(timer)
-      this.#pending.delete(socket)
-      socket.removeListener('data', onData)
-      socket.removeListener('end', onEnd)
-      socket.removeListener('close', onClose)
-      if (reason !== undefined) {
-        this.#metrics.rejected[reason]++
-        reject(socket, reason)
-      }
+  /** Feeds one chunk of the head; true once the connection was handed over or answered. */
+  #take(connection: Connection, incoming: IncomingHead, chunk: Buffer): boolean {
+    const result = incoming.push(chunk)
+    if (result === undefined) return false
+    if (typeof result === 'string') {
+      this.#metrics.rejected[result]++
+      connection.reject(result)
+      return true
     }
-    const timer = setTimeout(() => done('timeout'), options.headersTimeout).unref()
-    const onEnd = () => {
-      done()
-      this.#metrics.aborted++
-      socket.destroy()
-    }
-    // Reset by the client (or dropped by close()) before the head was complete.
-    const onClose = () => {
-      done()
-      this.#metrics.aborted++
-    }
-    const onData = (data: Buffer) => {
-      let chunk = data
-      if (proxyPending !== undefined) {
-        const buffered: Buffer = proxyPending.length === 0 ? chunk : Buffer.concat([proxyPending, chunk])
-        const proxy = readProxyHeader(buffered, options.maxHeaderSize)
-        if (proxy.status === 'incomplete') {
-          proxyPending = buffered
-          return
-        }
-        if (proxy.status === 'bad') return done('badRequest')
-        proxyPending = undefined
-        if (proxy.status === 'ok') {
-          proxyAddress = proxy.address
-          chunk = buffered.subarray(proxy.length)
-          if (chunk.length === 0) return
-        } else chunk = buffered
-      }
-      const status = reader.push(chunk)
-      if (status === 'incomplete') return
-      if (status === 'too-large') return done('tooLarge')
-      if (status === 'bad-request') return done('badRequest')
-      const head = reader.parse(ROUTING_HEADERS)
-      if (head === undefined) return done('badRequest')
-      done()
-      this.#stopReading(socket)
-      let bytes = reader.bytes()
-      if (socket.readableLength > 0) {
-        // Data buffered in the stream (not expected in flowing mode) belongs with the head. read()
-        // may restart reading at the handle, so stop it again before the event loop reads more.
-        const rest = socket.read(socket.readableLength) as Buffer | null
-        this.#stopReading(socket)
-        if (rest !== null) bytes = Buffer.concat([bytes, rest])
-      }
-      this.#dispatch(socket, bytes, new ConnectionInput(socket, head, proxyAddress), 1)
-    }
-    socket.on('data', onData)
-    socket.on('end', onEnd)
-    socket.on('close', onClose)
-    socket.resume()
+    const rest = connection.stopReading()
+    const bytes = rest === undefined ? incoming.bytes() : Buffer.concat([incoming.bytes(), rest])
+    this.#dispatch(connection, bytes, new ConnectionInput(connection, result, incoming.proxyAddress), 1)
+    return true
   }
 
-  /** Stops reading now, at the handle: whatever arrives next stays in the kernel for the worker. */
-  #stopReading(socket: Socket): void {
-    socket.pause()
-    const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle
-    if (handle?.readStop !== undefined) {
-      handle.reading = false
-      handle.readStop()
+  /** Waits for the rest of the head, within headersTimeout. */
+  #readRest(connection: Connection, incoming: IncomingHead): void {
+    this.#pending.add(connection)
+    const finish = () => {
+      clearTimeout(timer)
+      this.#pending.delete(connection)
     }
+    const timer = setTimeout(() => {
+      finish()
+      this.#metrics.rejected.timeout++
+      connection.reject('timeout')
+    }, this.#options.headersTimeout).unref()
+    connection.read(
+      (chunk) => {
+        if (this.#take(connection, incoming, chunk)) finish()
+      },
+      // The client ended or reset the connection (or close() dropped it) before the head was complete.
+      () => {
+        if (!this.#pending.has(connection)) return
+        finish()
+        this.#metrics.aborted++
+        connection.close()
+      },
+    )
   }
 
   #dispatch(
-    socket: Socket,
+    connection: Connection,
     bytes: Buffer,
     input: RoutingInput,
     attempt: number,
@@ -219,7 +190,7 @@ export class Router {
     let by: RoutedBy | undefined = choice?.by
     if (choice === undefined && this.#pool.ring.size > 0) {
       // No strategy had an opinion (a first visit): spread by TCP address and port.
-      const key = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`
+      const key = `${connection.remoteAddress}:${connection.remotePort}`
       const ring = excluded === undefined ? this.#pool.ring : this.#ringWithout(excluded)
       const worker = this.#worker(this.#pick(ring, key))
       if (worker !== undefined) {
@@ -228,15 +199,17 @@ export class Router {
       }
     }
     if (choice === undefined || by === undefined) {
-      this.#unavailable(socket)
+      this.#unavailable(connection)
       return
     }
     const { worker, connectionRoute } = choice
-    const message: ConnectionMessage =
-      connectionRoute === undefined
-        ? { tether: 'connection', head: bytes.toString('base64') }
-        : { tether: 'connection', head: bytes.toString('base64'), connectionRoute }
-    worker.handOff(message, socket, (delivered) => {
+    const message: ConnectionMessage = {
+      tether: 'connection',
+      head: bytes.toString('base64'),
+      connectionRoute,
+      byCookie: by === 'cookie',
+    }
+    worker.handOff(message, connection, (delivered) => {
       if (delivered) {
         this.#metrics.routed++
         this.#metrics.routedBy[by]++
@@ -245,22 +218,22 @@ export class Router {
         return
       }
       if (attempt >= MAX_HANDOFF_ATTEMPTS) {
-        this.#unavailable(socket)
+        this.#unavailable(connection)
         return
       }
       this.#metrics.handoffRetries++
       const next = new Set(excluded)
       // Only this process is excluded: a replacement in the same slot may take the connection.
       next.add(worker)
-      this.#dispatch(socket, bytes, input, attempt + 1, next)
+      this.#dispatch(connection, bytes, input, attempt + 1, next)
     })
   }
 
   /** No worker can take the connection: a 503 with Retry-After (in HTTPS mode, just a close). */
-  #unavailable(socket: Socket): void {
+  #unavailable(connection: Connection): void {
     this.#metrics.rejected.unavailable++
-    if (this.#readsHead) reject(socket, 'unavailable', this.#options.retryAfter)
-    else socket.destroy()
+    if (this.#readsHead) connection.reject('unavailable', this.#options.retryAfter)
+    else connection.close()
   }
 
   #pick(ring: HashRing, key: string): string | undefined {

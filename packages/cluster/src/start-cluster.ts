@@ -1,7 +1,8 @@
 import cluster from 'node:cluster'
-import { createServer } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import { ROUTE_ENV } from '@tether/core'
 import { Cluster } from './cluster.js'
+import { Connection, type TcpHandle } from './connection.js'
 import { ClusterMetrics } from './metrics.js'
 import { type ClusterOptions, resolveClusterOptions } from './options.js'
 import { Router } from './router.js'
@@ -32,20 +33,44 @@ export async function startCluster(options: ClusterOptions, factory: AppFactory)
   const supervisor = new Supervisor(resolved, metrics)
   const router = new Router(resolved, supervisor, metrics, (route) => supervisor.countRouted(route))
   await supervisor.start()
-  const server = createServer({ pauseOnConnect: true }, router.handle)
+  const server = createServer()
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen({ port: resolved.port, host: resolved.host }, () => {
         server.off('error', reject)
-        resolve()
+        try {
+          // Runs before the event loop polls the new listener: no connection is accepted before.
+          acceptBareHandles(server, router.handle)
+          resolve()
+        } catch (error) {
+          reject(error)
+        }
       })
     })
   } catch (error) {
+    server.close()
     await supervisor.close()
     throw error
   }
-  // Accept errors (EMFILE) must not take the primary down; the listener keeps going.
-  server.on('error', () => undefined)
   return new Cluster(server, supervisor, router, metrics, resolved.handleSignals)
+}
+
+/**
+ * Takes accepted connections as bare TCP handles, the way node:cluster's round-robin primary
+ * does (its listening handle's `onconnection`), instead of letting net.Server wrap each one in a
+ * net.Socket that the primary would only take apart again for the hand-off.
+ */
+function acceptBareHandles(server: Server, take: (connection: Connection) => void): void {
+  const listening = (server as unknown as { _handle?: { onconnection?: unknown } | null })._handle
+  if (listening === undefined || listening === null || typeof listening.onconnection !== 'function') {
+    throw new Error(
+      '@tether/cluster: this Node.js version has no listening handle to accept connections from',
+    )
+  }
+  listening.onconnection = (status: number, handle: TcpHandle | undefined) => {
+    // An accept error (EMFILE) must not take the primary down; the listener keeps going.
+    if (status !== 0 || handle === undefined) return
+    take(new Connection(handle))
+  }
 }

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import { EventEmitter } from 'node:events'
-import type { Socket } from 'node:net'
 import { ROUTE_ENV } from '@tether/core'
+import type { Connection } from './connection.js'
 import { HashRing } from './hash-ring.js'
 import { type ConnectionMessage, isTetherMessage, SLOT_ENV, type StatsMessage } from './messages.js'
 import type { ClusterMetrics, SlotSnapshot } from './metrics.js'
@@ -14,10 +14,10 @@ export interface PoolWorker {
   /** Open connections (reported plus handed over since the last report). */
   readonly connections: number
   /**
-   * Hands over `socket`. `done(false)` means the socket was not delivered but is still intact in
-   * this process (route it elsewhere); `done(true)` that it was delivered or is gone for good.
+   * Hands over `connection`. `done(false)` means it was not delivered but is still intact in this
+   * process (route it elsewhere); `done(true)` that it was delivered or is gone for good.
    */
-  handOff(message: ConnectionMessage, socket: Socket, done: (delivered: boolean) => void): void
+  handOff(message: ConnectionMessage, connection: Connection, done: (delivered: boolean) => void): void
 }
 
 /** What the router needs from the supervisor. */
@@ -31,17 +31,9 @@ export interface WorkerPool {
 }
 
 interface Handed {
-  readonly socket: Socket
+  readonly message: ConnectionMessage
+  readonly connection: Connection
   readonly done: (delivered: boolean) => void
-  /** Gives the handle back to the socket: the hand-off did not happen. */
-  readonly restore: () => void
-  /** The worker has the connection: let go of it here. */
-  readonly release: () => void
-}
-
-interface TcpHandle {
-  onread: unknown
-  close(): void
 }
 
 /** One worker process and what the primary knows about it. */
@@ -55,10 +47,13 @@ class WorkerProcess implements PoolWorker {
   reported = 0
   handedSinceReport = 0
   misroutes = 0
-  /** Hand-offs not yet written to the channel (Node queues them while one awaits its ACK). */
-  readonly #queued = new Set<Handed>()
-  /** Hand-offs written but not yet acknowledged, oldest first (Node sends one handle at a time). */
-  readonly #unacked: Handed[] = []
+  /**
+   * Hand-offs waiting for the one in flight to be acknowledged. Node's channel carries one handle
+   * at a time and would queue the rest itself, but it walks its whole queue again on every ACK.
+   */
+  readonly #waiting: Handed[] = []
+  /** The hand-off written to the channel and not yet acknowledged. */
+  #inFlight: Handed | undefined
   readonly exit: Promise<void>
 
   constructor(worker: Worker, route: string) {
@@ -92,10 +87,8 @@ class WorkerProcess implements PoolWorker {
     return this.reported + this.handedSinceReport
   }
 
-  handOff(message: ConnectionMessage, socket: Socket, done: (delivered: boolean) => void): void {
-    const owned = socket as unknown as { _handle: TcpHandle | null }
-    const handle = socket.destroyed ? null : owned._handle
-    if (handle === null) {
+  handOff(message: ConnectionMessage, connection: Connection, done: (delivered: boolean) => void): void {
+    if (connection.closed) {
       done(true) // closed meanwhile: nothing left to deliver
       return
     }
@@ -103,65 +96,53 @@ class WorkerProcess implements PoolWorker {
       done(false)
       return
     }
-    // The bare TCP handle goes, as with node:cluster's own round-robin. It leaves the socket now,
-    // in this tick: the stream would otherwise restart reading on the next one and eat the body.
-    const onread = handle.onread
-    handle.onread = () => undefined
-    owned._handle = null
-    const entry: Handed = {
-      socket,
-      done,
-      restore: () => {
-        handle.onread = onread
-        owned._handle = handle
-      },
-      release: () => {
-        // The worker has its own descriptor now: close ours (no shutdown, the connection lives
-        // on) and retire the shell so that the server's connection count drops.
-        handle.close()
-        socket.destroy()
-      },
-    }
-    this.#queued.add(entry)
     this.handedSinceReport++
-    try {
-      this.worker.send(message, handle as never, (error) => {
-        if (!this.#queued.delete(entry)) return
-        if (error !== null && error !== undefined) {
-          entry.restore() // not sent: the socket is intact here and can go elsewhere
-          done(false)
-          return
-        }
-        this.#unacked.push(entry)
-      })
-    } catch {
-      this.#queued.delete(entry)
-      entry.restore()
-      done(false)
+    this.#waiting.push({ message, connection, done })
+    this.#sendNext()
+  }
+
+  /**
+   * Writes the next waiting hand-off, once the previous one was acknowledged. The bare TCP handle
+   * goes, as with node:cluster's own round-robin; this process keeps its descriptor until the
+   * worker acknowledges, so a failed hand-off can go elsewhere.
+   */
+  #sendNext(): void {
+    while (this.#inFlight === undefined && this.#waiting.length > 0) {
+      const entry = this.#waiting.shift()!
+      if (entry.connection.closed) {
+        entry.done(true)
+        continue
+      }
+      this.#inFlight = entry
+      try {
+        this.worker.send(entry.message, entry.connection.handle as never, (error) => {
+          if (error === null || error === undefined || this.#inFlight !== entry) return
+          this.#inFlight = undefined // not sent: the connection is intact here and can go elsewhere
+          entry.done(false)
+          this.#sendNext()
+        })
+      } catch {
+        this.#inFlight = undefined
+        entry.done(false)
+      }
     }
   }
 
   #acknowledged(received: boolean): void {
-    const entry = this.#unacked.shift()
+    const entry = this.#inFlight
     if (entry === undefined) return
-    if (received) {
-      entry.release()
-      entry.done(true)
-    } else {
-      entry.restore()
-      entry.done(false)
-    }
+    this.#inFlight = undefined
+    if (received) entry.connection.release()
+    entry.done(received)
+    this.#sendNext()
   }
 
   /** The worker is gone: hand-offs it never received come back to be routed again. */
   abandonInFlight(): void {
-    const entries = [...this.#unacked, ...this.#queued]
-    this.#unacked.length = 0
-    this.#queued.clear()
-    for (const entry of entries) {
-      entry.restore()
-      entry.done(false)
-    }
+    const entries = this.#inFlight === undefined ? [...this.#waiting] : [this.#inFlight, ...this.#waiting]
+    this.#inFlight = undefined
+    this.#waiting.length = 0
+    for (const entry of entries) entry.done(false)
   }
 
   onStats(stats: StatsMessage): void {

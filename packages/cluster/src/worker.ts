@@ -23,6 +23,11 @@ export type ClusterApp = RequestListener | http.Server | https.Server | FastifyL
 export type AppFactory = () => ClusterApp | Promise<ClusterApp>
 
 interface ConnectionState {
+  /**
+   * The primary routed this connection by its first request's session cookie, so that request
+   * needs no misroute check (a new connection per request then costs no cookie parsing here).
+   */
+  readonly byCookie: boolean
   /** Requests seen, to tell a socket that was idle at both of two drain ticks from a busy one. */
   seen: number
   seenAtLastTick: number
@@ -145,8 +150,8 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
 
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     const state = stateOf(req.socket)
-    if (state !== undefined) state.seen++
     if (draining) res.setHeader('Connection', 'close')
+    if (state !== undefined && state.seen++ === 0 && state.byCookie) return
     const cookie = req.headers.cookie
     if (cookie?.includes(cookiePrefix)) {
       for (const value of readCookieValues(cookie, cookieName)) {
@@ -199,6 +204,13 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
     exitWhenIdle()
   }
 
+  // One listener function for every socket (no closure per connection).
+  function onSocketClose(this: Socket): void {
+    connections.delete(this)
+    reportSoon()
+    exitWhenIdle()
+  }
+
   process.on('message', (message: unknown, handle: unknown) => {
     if (!isTetherMessage(message)) return
     if (message.tether === 'drain') return drain()
@@ -210,10 +222,11 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
         : new Socket({ handle, readable: true, writable: true } as SocketConstructorOpts)
     // http.Server's default (noDelay: true) is applied by net.Server on accept, which never runs here.
     socket.setNoDelay(true)
-    const { head, connectionRoute } = message as ConnectionMessage
+    const { head, connectionRoute, byCookie } = message as ConnectionMessage
     if (connectionRoute !== undefined)
       (socket as Socket & { [CONNECTION_ROUTE]?: string })[CONNECTION_ROUTE] = connectionRoute
     const state: ConnectionState = {
+      byCookie: byCookie === true,
       seen: 0,
       seenAtLastTick: 0,
       bytesAtLastTick: -1,
@@ -222,11 +235,7 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
       requestSocket: undefined,
     }
     connections.set(socket, state)
-    socket.once('close', () => {
-      connections.delete(socket)
-      reportSoon()
-      exitWhenIdle()
-    })
+    socket.on('close', onSocketClose)
     if (head.length > 0) socket.unshift(Buffer.from(head, 'base64'))
     server.emit('connection', socket)
     reportSoon()
