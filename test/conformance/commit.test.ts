@@ -1,4 +1,4 @@
-import { storeIdOf } from '@tether/core'
+import { MemoryStore, storeIdOf } from '@tether/core'
 import { expect } from 'chai'
 import { DRIVERS, REPLY_KINDS } from '../support/adapter-drivers.js'
 import { cookieFrom, cookieValue, setCookiesOf } from '../support/session-cookie.js'
@@ -35,6 +35,42 @@ for (const driver of DRIVERS) {
       expect(res.headers.location).to.equal('/next')
       expect(setCookiesOf(res)).to.have.length(1)
     })
+  })
+
+  describe(`${driver.name}: an in-process store (the commit runs at once, without the event loop)`, () => {
+    let shop: Shop
+    afterEach(async () => shop?.close())
+
+    for (const kind of REPLY_KINDS) {
+      it(`stores the session and sends its cookie with a "${kind}" reply`, async () => {
+        const store = new MemoryStore()
+        shop = await startShop(driver, { store })
+        const res = await shop.app.get(`/set?key=item&value=${kind}&kind=${kind}`)
+        expect(res.status).to.equal(EXPECTED[kind].status)
+        const text = kind === 'buffer' ? Buffer.from(res.body).toString() : res.text
+        if (EXPECTED[kind].body !== undefined) expect(text).to.equal(EXPECTED[kind].body)
+        const stored = await store.get(storeIdOfCookie(cookieFrom(res)))
+        expect(stored?.fields.item).to.equal(JSON.stringify(kind))
+        await store.close()
+      })
+
+      it(`turns a "${kind}" reply into a 503 with Retry-After when the store is full`, async () => {
+        // One slot, taken by a logged-in (established) session, which is never evicted.
+        const store = new MemoryStore({ maxSessions: 1 })
+        shop = await startShop(driver, { store })
+        await shop.app.post('/login').expect(302)
+        const res = await shop.app.get(`/set?key=a&kind=${kind}`)
+        expect(res.status).to.equal(503)
+        expect(res.headers['retry-after']).to.equal('5')
+        expect(res.body).to.deep.equal({
+          error: 'session store unavailable',
+          code: 'ERR_TETHER_STORE_UNAVAILABLE',
+        })
+        expect(setCookiesOf(res)).to.deep.equal([])
+        expect(shop.metrics.get('storeErrors')).to.equal(1)
+        await store.close()
+      })
+    }
   })
 
   describe(`${driver.name}: a failing store`, () => {

@@ -48,7 +48,13 @@ export {
 } from './route.js'
 export type { RegenerateOptions, Session, SessionData, SessionKey, SessionValue } from './session.js'
 export { newToken, storeIdOf, TOKEN_LENGTH } from './session-id.js'
-export { SessionContext, SessionManager, type TetherOptions } from './session-manager.js'
+export {
+  type FlushOutcome,
+  SessionContext,
+  SessionManager,
+  type TetherOptions,
+  WAIT,
+} from './session-manager.js'
 export {
   type ExpressSessionModule,
   type ExpressSessionStoreLike,

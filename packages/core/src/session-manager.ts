@@ -67,6 +67,30 @@ export interface TetherOptions {
   owner?: (session: Session) => string | undefined
 }
 
+/** What a flush did. */
+export type FlushOutcome = 'written' | 'touched' | 'unchanged' | 'gone'
+
+/** Returned by the synchronous forms when the store or the moment needs the asynchronous one. */
+export const WAIT: unique symbol = Symbol('tether.wait')
+
+/** Marks a stored record that is corrupt or expired (to be removed). */
+const FORGET: unique symbol = Symbol('tether.forget')
+/** An asynchronous load of the session is under way. */
+const LOADING: unique symbol = Symbol('tether.loading')
+
+/** One write or touch of a flush. */
+interface FlushStep {
+  readonly now: number
+  readonly expiresAt: number
+  /** The session had no record yet. */
+  readonly create: boolean
+  /** The live session's version when the step began. */
+  readonly captured: number
+  /** The changes written (undefined for a touch). */
+  readonly changes: Map<string, string | undefined> | undefined
+  readonly write: SessionWrite | undefined
+}
+
 const DEFAULTS = {
   idleTimeout: 30 * 60_000,
   absoluteTimeout: 12 * 60 * 60_000,
@@ -97,6 +121,8 @@ export class SessionManager {
   readonly encrypted: boolean
   readonly keyring: Keyring
   readonly #codec: FieldCodec
+  /** The store's synchronous forms can be used (see synchronousForms()). */
+  readonly #synchronous: boolean
   readonly #ownsStore: boolean
   readonly #owner: ((session: Session) => string | undefined) | undefined
   /** Sessions held by in-flight requests (or being loaded), by store id. */
@@ -119,6 +145,7 @@ export class SessionManager {
     }
     this.#ownsStore = options.store === undefined
     this.store = options.store ?? new MemoryStore()
+    this.#synchronous = synchronousForms(this.store)
     this.cookie = resolveCookieOptions(options.cookie)
     this.idleTimeout = positiveNumber('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout)
     this.absoluteTimeout = positiveNumber(
@@ -171,6 +198,39 @@ export class SessionManager {
     return new SessionContext(this, this.fresh(), false, undefined)
   }
 
+  /**
+   * `open()` without waiting, for stores with synchronous reads (MemoryStore): the context, or
+   * undefined when this store or this moment needs `open()` (another request is loading the same
+   * session). Throws ERR_TETHER_STORE_UNAVAILABLE where `open()` would reject with it.
+   */
+  openNow(cookieHeader: unknown): SessionContext | undefined {
+    if (!this.#synchronous) return undefined
+    let rejectedFormat = 0
+    let rejectedMac = 0
+    let context: SessionContext | undefined
+    for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
+      const checked = this.#verified.check(value)
+      if (checked === 'format') {
+        rejectedFormat++
+        continue
+      }
+      if (checked === 'mac') {
+        rejectedMac++
+        continue
+      }
+      const live = this.#acquireNow(checked.storeId, checked.token, checked.route)
+      if (live === LOADING) return undefined
+      const reissue = live !== undefined && checked.keyIndex > 0
+      if (reissue) this.metrics.increment('reissued')
+      // Gone here: keep the cookie's route, which tells the adapter where the request belonged.
+      context = new SessionContext(this, live ?? this.fresh(), reissue, checked.route)
+      break
+    }
+    if (rejectedFormat > 0) this.metrics.increment('rejectedFormat', rejectedFormat)
+    if (rejectedMac > 0) this.metrics.increment('rejectedMac', rejectedMac)
+    return context ?? new SessionContext(this, this.fresh(), false, undefined)
+  }
+
   /** A new, empty session that has no token until something is stored in it. */
   fresh(): LiveSession {
     const now = Date.now()
@@ -219,6 +279,34 @@ export class SessionManager {
     return live
   }
 
+  /** #acquire without waiting; LOADING when an asynchronous load of the session is under way. */
+  #acquireNow(storeId: string, token: string, route: string): LiveSession | undefined | typeof LOADING {
+    const current = this.#live.get(storeId)
+    if (current !== undefined) {
+      if (!(current instanceof LiveSession)) return LOADING
+      if (!current.ended) {
+        current.refs++
+        return current
+      }
+    }
+    let stored: StoredSession | undefined
+    try {
+      stored = this.store.getNow!(storeId)
+    } catch (error) {
+      this.metrics.increment('storeErrors')
+      throw storeUnavailable(error)
+    }
+    const live = this.#fromStored(storeId, token, route, stored)
+    if (live === FORGET) {
+      void this.#forget(storeId)
+      return undefined
+    }
+    if (live === undefined) return undefined
+    live.refs++
+    this.#live.set(storeId, live)
+    return live
+  }
+
   async #load(storeId: string, token: string, route: string): Promise<LiveSession | undefined> {
     let stored: StoredSession | undefined
     try {
@@ -227,6 +315,19 @@ export class SessionManager {
       this.metrics.increment('storeErrors')
       throw storeUnavailable(error)
     }
+    const live = this.#fromStored(storeId, token, route, stored)
+    if (live !== FORGET) return live
+    await this.#forget(storeId)
+    return undefined
+  }
+
+  /** The live session for a record read from the store; FORGET when it is corrupt or expired. */
+  #fromStored(
+    storeId: string,
+    token: string,
+    route: string,
+    stored: StoredSession | undefined,
+  ): LiveSession | undefined | typeof FORGET {
     if (stored === undefined) {
       this.metrics.increment('loadMisses')
       return undefined
@@ -235,16 +336,13 @@ export class SessionManager {
     if (values === undefined) {
       this.metrics.increment('decryptFailures')
       this.metrics.increment('loadMisses')
-      await this.#forget(storeId)
-      return undefined
+      return FORGET
     }
-    const now = Date.now()
-    if (now >= this.expiresAt(stored.createdAt, stored.touchedAt)) {
+    if (Date.now() >= this.expiresAt(stored.createdAt, stored.touchedAt)) {
       // Expired means gone, whatever the store still returned.
       this.metrics.increment('expired')
       this.metrics.increment('loadMisses')
-      await this.#forget(storeId)
-      return undefined
+      return FORGET
     }
     this.metrics.increment('loadHits')
     return new LiveSession({
@@ -332,67 +430,119 @@ export class SessionManager {
    * that change is stored: under steady traffic on one session, changes made by later requests
    * keep arriving, and waiting for all of them would starve the earlier request.
    */
-  async flush(
-    live: LiveSession,
-    session: Session,
-    upTo?: number,
-  ): Promise<'written' | 'touched' | 'unchanged' | 'gone'> {
-    let result: 'written' | 'touched' | 'unchanged' | 'gone' = 'unchanged'
+  async flush(live: LiveSession, session: Session, upTo?: number): Promise<FlushOutcome> {
+    let result: FlushOutcome = 'unchanged'
     const hadChanges = upTo !== undefined && this.#pending(live, upTo)
-    while (
-      !live.ended &&
-      (this.#pending(live, upTo) || !live.stored || live.touchRequested || this.#touchDue(live))
-    ) {
-      if (live.writing !== undefined) {
-        await live.writing.catch(() => undefined)
+    for (;;) {
+      const next = this.#nextStep(live, upTo)
+      if (next === 'done') break
+      if (next === 'wait') {
+        await live.writing!.catch(() => undefined)
         continue
       }
-      if (live.dirty.size === 0 && !live.stored) break // nothing was ever set: stay lazy
-      const now = Date.now()
-      const expiresAt = this.expiresAt(live.createdAt, now)
-      let operation: Promise<boolean>
-      let changes: Map<string, string | undefined> | undefined
-      const captured = live.version
-      if (live.dirty.size > 0 || !live.stored) {
-        changes = new Map(live.dirty)
-        live.dirty.clear()
-        operation = this.store.write(live.storeId!, this.#writeOf(live, changes, now, expiresAt, session))
-      } else {
-        live.touchRequested = false
-        operation = this.store.touch(live.storeId!, now, expiresAt)
-      }
-      const create = !live.stored
+      const step = this.#prepareStep(live, session, next)
+      const operation =
+        step.write !== undefined
+          ? this.store.write(live.storeId!, step.write)
+          : this.store.touch(live.storeId!, step.now, step.expiresAt)
       live.writing = operation
       let ok: boolean
       try {
         ok = await operation
       } catch (error) {
-        // Put the changes back (unless newer ones replaced them) so the next commit retries them.
-        if (changes !== undefined) for (const [k, v] of changes) if (!live.dirty.has(k)) live.dirty.set(k, v)
-        this.metrics.increment('storeErrors')
-        throw storeUnavailable(error)
+        throw this.#stepFailed(live, step, error)
       } finally {
         live.writing = undefined
       }
-      if (!ok) {
-        // Destroyed elsewhere (logout in another request or process): do not bring it back.
-        live.ended = true
-        return 'gone'
-      }
-      live.touchedAt = now
-      if (changes === undefined) {
-        this.metrics.increment('touched')
-        if (result === 'unchanged') result = 'touched'
-      } else {
-        if (create) this.metrics.increment('created')
-        live.stored = true
-        if (captured > live.savedVersion) live.savedVersion = captured
-        result = 'written'
-      }
+      result = this.#stepDone(live, step, ok, result)
+      if (result === 'gone') return 'gone'
     }
     // Another request's write carried this one's changes.
     if (hadChanges && result === 'unchanged') result = 'written'
     return live.ended ? 'gone' : result
+  }
+
+  /**
+   * `flush()` without waiting, for stores with synchronous writes: the outcome, or WAIT when the
+   * store has none or another write of this session is still in flight. Throws where `flush()`
+   * would reject.
+   */
+  flushNow(live: LiveSession, session: Session, upTo?: number): FlushOutcome | typeof WAIT {
+    if (!this.#synchronous) return WAIT
+    const store = this.store as Required<Pick<SessionStore, 'writeNow' | 'touchNow'>>
+    let result: FlushOutcome = 'unchanged'
+    const hadChanges = upTo !== undefined && this.#pending(live, upTo)
+    for (;;) {
+      const next = this.#nextStep(live, upTo)
+      if (next === 'done') break
+      // Only on the first turn: a synchronous write never leaves one in flight.
+      if (next === 'wait') return WAIT
+      const step = this.#prepareStep(live, session, next)
+      let ok: boolean
+      try {
+        ok =
+          step.write !== undefined
+            ? store.writeNow(live.storeId!, step.write)
+            : store.touchNow(live.storeId!, step.now, step.expiresAt)
+      } catch (error) {
+        throw this.#stepFailed(live, step, error)
+      }
+      result = this.#stepDone(live, step, ok, result)
+      if (result === 'gone') return 'gone'
+    }
+    if (hadChanges && result === 'unchanged') result = 'written'
+    return live.ended ? 'gone' : result
+  }
+
+  /** What a live session needs next: nothing, the write in flight to end, a write or a touch. */
+  #nextStep(live: LiveSession, upTo: number | undefined): 'done' | 'wait' | 'write' | 'touch' {
+    if (live.ended) return 'done'
+    if (!(this.#pending(live, upTo) || !live.stored || live.touchRequested || this.#touchDue(live)))
+      return 'done'
+    if (live.writing !== undefined) return 'wait'
+    if (live.dirty.size === 0 && !live.stored) return 'done' // nothing was ever set: stay lazy
+    return live.dirty.size > 0 || !live.stored ? 'write' : 'touch'
+  }
+
+  #prepareStep(live: LiveSession, session: Session, kind: 'write' | 'touch'): FlushStep {
+    const now = Date.now()
+    const expiresAt = this.expiresAt(live.createdAt, now)
+    const create = !live.stored
+    const captured = live.version
+    if (kind === 'touch') {
+      live.touchRequested = false
+      return { now, expiresAt, create, captured, changes: undefined, write: undefined }
+    }
+    const changes = new Map(live.dirty)
+    live.dirty.clear()
+    const write = this.#writeOf(live, changes, now, expiresAt, session)
+    return { now, expiresAt, create, captured, changes, write }
+  }
+
+  /** A failed step: its changes go back (unless newer ones replaced them) for the next commit. */
+  #stepFailed(live: LiveSession, step: FlushStep, error: unknown): Error {
+    if (step.changes !== undefined) {
+      for (const [k, v] of step.changes) if (!live.dirty.has(k)) live.dirty.set(k, v)
+    }
+    this.metrics.increment('storeErrors')
+    return storeUnavailable(error)
+  }
+
+  #stepDone(live: LiveSession, step: FlushStep, ok: boolean, result: FlushOutcome): FlushOutcome {
+    if (!ok) {
+      // Destroyed elsewhere (logout in another request or process): do not bring it back.
+      live.ended = true
+      return 'gone'
+    }
+    live.touchedAt = step.now
+    if (step.changes === undefined) {
+      this.metrics.increment('touched')
+      return result === 'unchanged' ? 'touched' : result
+    }
+    if (step.create) this.metrics.increment('created')
+    live.stored = true
+    if (step.captured > live.savedVersion) live.savedVersion = step.captured
+    return 'written'
   }
 
   /** Whether changes are waiting to be stored: all of them, or only those up to `upTo`. */
@@ -442,6 +592,31 @@ export class SessionManager {
   cookieValue(live: LiveSession): string {
     return signCookieValue(live.token!, live.route, this.keyring)
   }
+}
+
+/**
+ * Whether the core may use a store's synchronous forms: it offers all three, and each comes from
+ * the same class as its asynchronous twin. A subclass that overrides `write` to add behaviour
+ * (counting, failing, delaying) but inherits `writeNow` keeps the asynchronous path, so nothing
+ * it added is skipped.
+ */
+function synchronousForms(store: SessionStore): boolean {
+  const pairs = [
+    ['get', 'getNow'],
+    ['write', 'writeNow'],
+    ['touch', 'touchNow'],
+  ] as const
+  return pairs.every(
+    ([later, now]) => typeof store[now] === 'function' && definedBy(store, later) === definedBy(store, now),
+  )
+}
+
+/** The object of `value`'s prototype chain that holds `name` as an own property. */
+function definedBy(value: object, name: string): object | undefined {
+  for (let o: object | null = value; o !== null; o = Object.getPrototypeOf(o)) {
+    if (Object.hasOwn(o, name)) return o
+  }
+  return undefined
 }
 
 function isStore(value: unknown): value is SessionStore {
@@ -530,21 +705,41 @@ export class SessionContext {
    * whether a request came over TLS through trusted proxies is not free).
    */
   async commit(secureRequest: boolean | (() => boolean)): Promise<string | undefined> {
+    const live = this.#live
+    if (this.#misrouted && !live.stored) return this.#finish(undefined)
+    const outcome = live.ended ? 'gone' : await this.#manager.flush(live, this.session, this.#changedAt)
+    return this.#finish(this.#headerFor(outcome, secureRequest))
+  }
+
+  /**
+   * `commit()` without waiting, for stores with synchronous writes: the Set-Cookie header (or
+   * undefined), or WAIT when `commit()` is needed. Throws ERR_TETHER_STORE_UNAVAILABLE where
+   * `commit()` would reject with it.
+   */
+  commitNow(secureRequest: boolean | (() => boolean)): string | undefined | typeof WAIT {
+    const live = this.#live
+    if (this.#misrouted && !live.stored) return this.#finish(undefined)
+    const outcome = live.ended ? 'gone' : this.#manager.flushNow(live, this.session, this.#changedAt)
+    if (outcome === WAIT) return WAIT
+    return this.#finish(this.#headerFor(outcome, secureRequest))
+  }
+
+  #headerFor(outcome: FlushOutcome, secureRequest: boolean | (() => boolean)): string | undefined {
     const manager = this.#manager
     const live = this.#live
-    if (this.#misrouted && !live.stored) {
-      this.#committed = true
-      return undefined
-    }
-    const outcome = live.ended ? 'gone' : await manager.flush(live, this.session, this.#changedAt)
-    let header: string | undefined
     if (outcome === 'gone' || !live.stored) {
       // Only the request that destroyed the session clears the cookie: a slow request that merely
       // held an ended session must not wipe the cookie a concurrent login has just issued.
-      if (this.#cleared) header = manager.setCookieHeader(undefined, isSecure(secureRequest))
-    } else if (this.#issue || (manager.cookie.maxAge !== undefined && outcome !== 'unchanged')) {
-      header = manager.setCookieHeader(manager.cookieValue(live), isSecure(secureRequest))
+      return this.#cleared ? manager.setCookieHeader(undefined, isSecure(secureRequest)) : undefined
     }
+    if (this.#issue || (manager.cookie.maxAge !== undefined && outcome !== 'unchanged')) {
+      return manager.setCookieHeader(manager.cookieValue(live), isSecure(secureRequest))
+    }
+    return undefined
+  }
+
+  /** The first commit's header is the one sent; later commits only save later changes. */
+  #finish(header: string | undefined): string | undefined {
     if (this.#committed) return this.#committedHeader
     this.#committed = true
     this.#committedHeader = header

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import { WAIT } from '@tether/core'
 
 type Method = 'writeHead' | 'write' | 'end'
 type Call = { method: Method; args: unknown[] }
@@ -21,6 +22,8 @@ enum Phase {
 export interface HoldOwner {
   /** Stores the session; resolves with the Set-Cookie header to add, if any. */
   commit(): Promise<string | undefined>
+  /** The same when it can be done at once (an in-process store); WAIT when commit() is needed. */
+  commitNow(): string | undefined | typeof WAIT
   /** Answers instead of the held response after a failed commit (a 503). */
   fail(error: unknown): void
 }
@@ -58,8 +61,12 @@ function patchPrototype(res: ServerResponse): Originals {
     function heldByTether(this: HeldResponse, ...args: unknown[]): unknown {
       const hold = this[HOLD]
       if (hold === undefined || hold.phase === Phase.Open) return own[method].apply(this, args)
-      if (hold.phase === Phase.Failed) return swallow(this, method, args)
-      if (hold.phase === Phase.Waiting) start(this, hold)
+      // The first call commits: at once when the owner can (then it simply goes through).
+      if (hold.phase === Phase.Waiting) commitAtOnce(this, hold, method, args)
+      const phase = hold.phase as Phase // commitAtOnce may have moved it on
+      if (phase === Phase.Open) return own[method].apply(this, args)
+      if (phase === Phase.Failed) return swallow(this, method, args)
+      if (phase === Phase.Waiting) start(this, hold)
       hold.queue.push({ method, args })
       if (method !== 'write') return this
       hold.refusedWrite = true
@@ -92,6 +99,34 @@ export function holdOwner(res: ServerResponse): HoldOwner | undefined {
   return (res as HeldResponse)[HOLD]?.owner
 }
 
+/**
+ * Commits right away when the owner can (nothing is queued then: the call goes straight through);
+ * leaves the hold waiting when the commit needs the event loop.
+ */
+function commitAtOnce(res: HeldResponse, hold: Hold, method: Method, args: unknown[]): void {
+  let setCookie: string | undefined | typeof WAIT
+  try {
+    setCookie = hold.owner.commitNow()
+  } catch (error) {
+    failed(hold, error)
+    return
+  }
+  if (setCookie === WAIT) return
+  hold.phase = Phase.Open
+  if (setCookie !== undefined) addSetCookie(res, setCookie, method === 'writeHead' ? [{ method, args }] : [])
+}
+
+/** The commit failed: the owner answers (a 503) and the app's own writes are dropped from now on. */
+function failed(hold: Hold, error: unknown): void {
+  hold.queue.length = 0
+  hold.phase = Phase.Open
+  try {
+    hold.owner.fail(error)
+  } finally {
+    hold.phase = Phase.Failed
+  }
+}
+
 function start(res: HeldResponse, hold: Hold): void {
   hold.phase = Phase.Holding
   hold.owner.commit().then(
@@ -109,15 +144,7 @@ function start(res: HeldResponse, hold: Hold): void {
       // itself now asks it to wait (then Node emits 'drain' on its own).
       if (hold.refusedWrite && lastWrite && !res.writableEnded) res.emit('drain')
     },
-    (error: unknown) => {
-      hold.queue.length = 0
-      hold.phase = Phase.Open
-      try {
-        hold.owner.fail(error)
-      } finally {
-        hold.phase = Phase.Failed
-      }
-    },
+    (error: unknown) => failed(hold, error),
   )
 }
 

@@ -1,5 +1,12 @@
 import type { ServerResponse } from 'node:http'
-import { isMisrouted, isTetherError, type Metrics, type SessionContext, SessionManager } from '@tether/core'
+import {
+  isMisrouted,
+  isTetherError,
+  type Metrics,
+  type SessionContext,
+  SessionManager,
+  type WAIT,
+} from '@tether/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { commitBeforeHead, holdOwner } from './commit-before-head.js'
 import { resolveAdapterOptions, STORE_UNAVAILABLE_BODY, type StickySessionOptions } from './options.js'
@@ -44,7 +51,20 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
       next()
       return
     }
-    void attach(manager, retryAfter, req, res, next)
+    // An in-process store (the default MemoryStore) opens the session at once; others wait.
+    let ctx: SessionContext | undefined
+    try {
+      ctx = manager.openNow(req.headers.cookie)
+    } catch (error) {
+      openFailed(error, retryAfter, res, next)
+      return
+    }
+    if (ctx === undefined) {
+      void attach(manager, retryAfter, req, res, next)
+      return
+    }
+    bind(manager, retryAfter, ctx, req, res)
+    next()
   }
   return Object.assign(middleware, {
     manager,
@@ -65,10 +85,26 @@ async function attach(
   try {
     ctx = await manager.open(req.headers.cookie)
   } catch (error) {
-    if (isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) sendFailure(res, 503, retryAfter)
-    else next(error)
+    openFailed(error, retryAfter, res, next)
     return
   }
+  bind(manager, retryAfter, ctx, req, res)
+  next()
+}
+
+function openFailed(error: unknown, retryAfter: number, res: Response, next: NextFunction): void {
+  if (isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) sendFailure(res, 503, retryAfter)
+  else next(error)
+}
+
+/** Gives the request its session and makes the response commit it before its head goes out. */
+function bind(
+  manager: SessionManager,
+  retryAfter: number,
+  ctx: SessionContext,
+  req: Request,
+  res: Response,
+): void {
   req.session = ctx.session
   if (isMisrouted(ctx.route, manager.route, req.socket)) {
     // A pooled keep-alive connection brought another worker's session here: close it so the
@@ -82,7 +118,6 @@ async function attach(
   commitBeforeHead(res, binding)
   if (req.socket.destroyed) binding.release()
   else res.on('close', releaseOnClose)
-  next()
 }
 
 /** 'close' listener shared by every response (a response closes once). */
@@ -109,6 +144,10 @@ class ResponseBinding {
   release(): void {
     this.#over = true
     if (!this.#committing) this.ctx.release()
+  }
+
+  commitNow(): string | undefined | typeof WAIT {
+    return this.ctx.commitNow(this.#secure)
   }
 
   async commit(): Promise<string | undefined> {

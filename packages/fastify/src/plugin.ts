@@ -5,6 +5,7 @@ import {
   type Session,
   type SessionContext,
   SessionManager,
+  WAIT,
 } from '@tether/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -32,6 +33,11 @@ class RequestSession {
     if (!this.committing) this.ctx.release()
   }
 
+  /** The commit done at once (an in-process store), or WAIT when commit() is needed. */
+  commitNow(secure: boolean): string | undefined | typeof WAIT {
+    return this.ctx.commitNow(secure)
+  }
+
   async commit(secure: boolean): Promise<string | undefined> {
     this.committing = true
     try {
@@ -57,15 +63,8 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
   fastify.decorateRequest('session', null as never)
   fastify.decorateRequest(CONTEXT, null)
 
-  fastify.addHook('onRequest', async function openSession(request: FastifyRequest, reply: FastifyReply) {
-    let ctx: SessionContext
-    try {
-      ctx = await manager.open(request.headers.cookie)
-    } catch (error) {
-      if (!isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) throw error
-      sendUnavailable(reply, retryAfter)
-      return reply
-    }
+  /** Gives the request its session (and answers a misrouted one with Connection: close). */
+  const bind = (request: FastifyRequest, reply: FastifyReply, ctx: SessionContext): void => {
     ;(request as unknown as RequestWithContext)[CONTEXT] = new RequestSession(ctx)
     ;(request as unknown as { session: Session }).session = ctx.session
     if (isMisrouted(ctx.route, manager.route, request.raw.socket)) {
@@ -75,23 +74,64 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
       manager.metrics.increment('misroutes')
       ctx.markMisrouted()
     }
+  }
+  /** A failed open: 503 when the store is down (the request ends here), else Fastify's error path. */
+  const openFailed = (reply: FastifyReply, error: unknown, done: (error?: Error) => void): void => {
+    if (isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) sendUnavailable(reply, retryAfter)
+    else done(error as Error)
+  }
+
+  // Callback-style hooks: with an in-process store (the default MemoryStore) both run at once, with
+  // no promise per request; other stores take the asynchronous path.
+  fastify.addHook('onRequest', function openSession(request, reply, done) {
+    let ctx: SessionContext | undefined
+    try {
+      ctx = manager.openNow(request.headers.cookie)
+    } catch (error) {
+      openFailed(reply, error, done)
+      return
+    }
+    if (ctx !== undefined) {
+      bind(request, reply, ctx)
+      done()
+      return
+    }
+    manager.open(request.headers.cookie).then(
+      (opened) => {
+        bind(request, reply, opened)
+        done()
+      },
+      (error: unknown) => openFailed(reply, error, done),
+    )
   })
 
-  fastify.addHook(
-    'onSend',
-    async function commitSession(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
-      const held = (request as unknown as RequestWithContext)[CONTEXT]
-      if (held === null || held.ctx.committed) return payload
-      let setCookie: string | undefined
-      try {
-        setCookie = await held.commit(request.protocol === 'https')
-      } catch (error) {
-        return replaceWithFailure(reply, payload, error, retryAfter)
-      }
+  fastify.addHook('onSend', function commitSession(request, reply, payload, done) {
+    const held = (request as unknown as RequestWithContext)[CONTEXT]
+    if (held === null || held.ctx.committed) {
+      done(null, payload)
+      return
+    }
+    const secure = request.protocol === 'https'
+    let setCookie: string | undefined | typeof WAIT
+    try {
+      setCookie = held.commitNow(secure)
+    } catch (error) {
+      done(null, replaceWithFailure(reply, payload, error, retryAfter))
+      return
+    }
+    if (setCookie !== WAIT) {
       if (setCookie !== undefined) reply.header('set-cookie', setCookie)
-      return payload
-    },
-  )
+      done(null, payload)
+      return
+    }
+    held.commit(secure).then(
+      (header) => {
+        if (header !== undefined) reply.header('set-cookie', header)
+        done(null, payload)
+      },
+      (error: unknown) => done(null, replaceWithFailure(reply, payload, error, retryAfter)),
+    )
+  })
 
   // Callback style: nothing to wait for, so no promise per request.
   fastify.addHook('onResponse', function releaseSession(request, _reply, done) {

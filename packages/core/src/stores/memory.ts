@@ -75,6 +75,18 @@ export class MemoryStore implements SessionStore {
   }
 
   async get(id: string): Promise<StoredSession | undefined> {
+    return this.getNow(id)
+  }
+
+  async write(id: string, change: SessionWrite): Promise<boolean> {
+    return this.writeNow(id, change)
+  }
+
+  async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
+    return this.touchNow(id, touchedAt, expiresAt)
+  }
+
+  getNow(id: string): StoredSession | undefined {
     const entry = this.#live(id, Date.now())
     if (entry === undefined) return undefined
     const s = entry.session
@@ -86,7 +98,7 @@ export class MemoryStore implements SessionStore {
     }
   }
 
-  async write(id: string, change: SessionWrite): Promise<boolean> {
+  writeNow(id: string, change: SessionWrite): boolean {
     let entry = this.#live(id, Date.now())
     if (entry === undefined) {
       if (!change.create) return false
@@ -119,7 +131,7 @@ export class MemoryStore implements SessionStore {
     return true
   }
 
-  async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
+  touchNow(id: string, touchedAt: number, expiresAt: number): boolean {
     const entry = this.#live(id, Date.now())
     if (entry === undefined) return false
     this.#expiry.schedule(entry, expiresAt, entry.expiresAt)

@@ -64,6 +64,14 @@ export interface SessionStore {
   clear?(): Promise<void>
   /** Ids of every session, where the store can list them (express-session's `all`). */
   ids?(): Promise<string[]>
+  /**
+   * Synchronous forms of get, write and touch, for stores that never wait (MemoryStore): with
+   * them the core opens and commits a session without a turn of the event loop. Same contract as
+   * the asynchronous ones; a store offers all three or none.
+   */
+  getNow?(id: string): StoredSession | undefined
+  writeNow?(id: string, change: SessionWrite): boolean
+  touchNow?(id: string, touchedAt: number, expiresAt: number): boolean
   /** Called by the core so the store can report its own counters (cache hits, evictions). */
   attachMetrics?(metrics: Metrics): void
   /** Releases timers and connections it owns. */

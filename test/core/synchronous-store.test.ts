@@ -1,0 +1,63 @@
+import { MemoryStore, SessionManager, type SessionWrite, WAIT } from '@tether/core'
+import { expect } from 'chai'
+
+const SECRET = 's'.repeat(32)
+
+/** A MemoryStore whose write() does more than the inherited writeNow() would. */
+class CountingStore extends MemoryStore {
+  writes = 0
+  override async write(id: string, change: SessionWrite): Promise<boolean> {
+    this.writes++
+    return super.write(id, change)
+  }
+}
+
+describe('SessionManager with a synchronous store (openNow / commitNow)', () => {
+  it('opens, changes and commits a MemoryStore session without waiting, and reads it back', () => {
+    const store = new MemoryStore()
+    const manager = new SessionManager({ secret: SECRET, route: 'w0', store })
+    const first = manager.openNow(undefined)!
+    first.session.set('count', 1)
+    const setCookie = first.commitNow(false)
+    first.release()
+    expect(setCookie)
+      .to.be.a('string')
+      .and.match(/^tether\.sid=/)
+    const cookie = (setCookie as string).split(';')[0]!
+
+    const second = manager.openNow(cookie)!
+    expect(second.session.get('count')).to.equal(1)
+    second.session.set('count', 2)
+    expect(second.commitNow(false)).to.equal(undefined) // same session: no new cookie
+    second.release()
+    expect(manager.metrics.get('created')).to.equal(1)
+    expect(manager.openNow(cookie)!.session.get('count')).to.equal(2)
+  })
+
+  it('keeps the asynchronous path for a subclass that overrides write() but not writeNow()', async () => {
+    const store = new CountingStore()
+    const manager = new SessionManager({ secret: SECRET, route: 'w0', store })
+    expect(manager.openNow(undefined)).to.equal(undefined)
+    const ctx = await manager.open(undefined)
+    ctx.session.set('a', 1)
+    expect(ctx.commitNow(false)).to.equal(WAIT)
+    await ctx.commit(false)
+    expect(store.writes).to.equal(1)
+  })
+
+  it('throws ERR_TETHER_STORE_UNAVAILABLE from commitNow when the store refuses the write', async () => {
+    const store = new MemoryStore({ maxSessions: 1 })
+    const manager = new SessionManager({ secret: SECRET, route: 'w0', store })
+    // The one slot goes to a logged-in (regenerated) session, which is never evicted.
+    const login = manager.openNow(undefined)!
+    await login.session.regenerate()
+    login.session.set('user', 1)
+    expect(login.commitNow(false)).to.be.a('string')
+    const next = manager.openNow(undefined)!
+    next.session.set('x', 1)
+    expect(() => next.commitNow(false))
+      .to.throw()
+      .with.property('code', 'ERR_TETHER_STORE_UNAVAILABLE')
+    expect(manager.metrics.get('storeErrors')).to.equal(1)
+  })
+})
