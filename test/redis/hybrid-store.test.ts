@@ -341,3 +341,60 @@ describe('HybridStore behind two app processes (misrouted or failed-over request
     expect((await stats(b)).caching).to.equal(true)
   })
 })
+
+for (const [name, connect] of [
+  ['node-redis cluster', nodeRedisClusterClient],
+  ['ioredis Cluster', ioredisClusterClient],
+] as const) {
+  describe(`HybridStore on a ${name} whose topology changes`, function () {
+    this.timeout(120_000)
+    let handle: RedisClusterHandle | undefined
+    let a: TestClient | undefined
+    let b: TestClient | undefined
+    let storeA: HybridStore | undefined
+    let storeB: HybridStore | undefined
+    after(async () => {
+      await storeA?.close()
+      await storeB?.close()
+      await a?.close()
+      await b?.close()
+      await handle?.stop()
+    })
+
+    it('goes cold when a master joins, listens on it too, and still sees every other writer', async () => {
+      // A cluster of its own: this test changes its topology.
+      handle = await startRedisCluster()
+      const prefix = uniquePrefix('topology')
+      a = await connect(handle)
+      b = await connect(handle)
+      storeA = new HybridStore({ client: a.client as never, prefix, resyncInterval: 200 })
+      storeB = new HybridStore({ client: b.client as never, prefix, resyncInterval: 200 })
+      await Promise.all([storeA.ready(), storeB.ready()])
+      const added = await handle.addMaster(8192)
+      const listeners = async () =>
+        Number((await redisCli(added, 'PUBSUB', 'NUMSUB', `${prefix}invalidate`)).trim().split('\n')[1])
+      expect(await listeners()).to.equal(0)
+
+      // The client learns the new topology from a MOVED reply: sessions written now soon land on the
+      // moved slots. Each HybridStore must notice, go cold, and subscribe on the new master too.
+      const ids: string[] = []
+      const deadline = Date.now() + 30_000
+      while ((await listeners()) < 2 || !storeA.caching || !storeB.caching) {
+        if (Date.now() > deadline) throw new Error(`still ${await listeners()} listeners on the new master`)
+        for (const store of [storeA, storeB]) {
+          const id = newStoreId()
+          await store.write(id, writeOf({ set: { n: '0' } }))
+          ids.push(id)
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+
+      // Coherence over every session, the new master's included: B writes, A's next read sees it.
+      for (const [round, id] of ids.slice(0, 40).entries()) {
+        await storeA.get(id) // cached in A
+        await storeB.write(id, writeOf({ set: { n: String(round + 1) }, create: false }))
+        expect((await storeA.get(id))?.fields.n, `session ${round}`).to.equal(String(round + 1))
+      }
+    })
+  })
+}

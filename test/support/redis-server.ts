@@ -32,6 +32,11 @@ export interface RedisServerHandle {
 /** A 3-master Redis Cluster on free loopback ports. */
 export interface RedisClusterHandle {
   readonly nodes: Array<{ host: string; port: number }>
+  /**
+   * Starts one more node, joins it to the cluster as a master and moves `slots` hash slots to it
+   * (from all the others): a topology change, as when a cluster is scaled out.
+   */
+  addMaster(slots: number): Promise<{ host: string; port: number }>
   stop(): Promise<void>
 }
 
@@ -171,15 +176,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     if (!ports.includes(port)) ports.push(port)
   }
   const children: ChildProcess[] = []
-  const handle: RedisClusterHandle = {
-    nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
-    async stop() {
-      await Promise.all(children.splice(0).map((child) => stopProcess(child)))
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
-  onStop(() => handle.stop())
-  for (const port of ports) {
+  const clusterNode = async (port: number) =>
     children.push(
       await startProcess(port, dir, [
         '--cluster-enabled',
@@ -190,7 +187,66 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
         '2000',
       ]),
     )
+  const handle: RedisClusterHandle = {
+    nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
+    async addMaster(slots) {
+      let port = await freePort()
+      while (ports.includes(port)) port = await freePort()
+      await clusterNode(port)
+      const first = `127.0.0.1:${ports[0]}`
+      await run('redis-cli', ['--cluster', 'add-node', `127.0.0.1:${port}`, first], { timeout: 20_000 })
+      const id = (
+        await run('redis-cli', ['-p', String(port), 'cluster', 'myid'], { timeout: 5000 })
+      ).stdout.trim()
+      // Bounded wait until every node knows every other (reshard refuses a cluster that disagrees).
+      const all = [...ports, port]
+      const deadline = Date.now() + 20_000
+      for (const p of all) {
+        for (;;) {
+          const { stdout } = await run('redis-cli', ['-p', String(p), 'cluster', 'nodes'], { timeout: 5000 })
+          if (stdout.trim().split('\n').length === all.length) break
+          if (Date.now() > deadline) throw new Error(`node ${p} does not know the whole cluster after 20 s`)
+          await new Promise((resolve) => setTimeout(resolve, 100))
+        }
+      }
+      const reshard = [
+        '--cluster',
+        'reshard',
+        first,
+        '--cluster-from',
+        'all',
+        '--cluster-to',
+        id,
+        '--cluster-slots',
+        String(slots),
+        '--cluster-yes',
+      ]
+      // redis-cli refuses to reshard until every node agrees on the slots, which gossip settles
+      // a moment after the join: a few bounded attempts.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await run('redis-cli', reshard, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 })
+          break
+        } catch (error) {
+          const output = error as { stdout?: string; stderr?: string }
+          if (attempt >= 5) {
+            throw new Error(
+              `redis-cli --cluster reshard failed:\n${output.stdout ?? ''}${output.stderr ?? ''}`,
+            )
+          }
+          await new Promise((resolve) => setTimeout(resolve, 500))
+        }
+      }
+      ports.push(port)
+      return { host: '127.0.0.1', port }
+    },
+    async stop() {
+      await Promise.all(children.splice(0).map((child) => stopProcess(child)))
+      rmSync(dir, { recursive: true, force: true })
+    },
   }
+  onStop(() => handle.stop())
+  for (const port of ports) await clusterNode(port)
   await run(
     'redis-cli',
     [

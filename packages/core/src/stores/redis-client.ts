@@ -299,6 +299,20 @@ function nodeRedisConnection(client: NodeRedisLike): RedisConnection {
   }
 }
 
+/** The addresses of a node-redis cluster's masters, in its current view of the topology. */
+function nodeRedisMasterIds(cluster: NodeRedisClusterLike): string[] {
+  return cluster.masters.map((master, i) => {
+    const m = master as { address?: string; host?: string; port?: number }
+    return m.address ?? (m.host !== undefined ? `${m.host}:${m.port}` : `node-${i}`)
+  })
+}
+
+/**
+ * How often a node-redis cluster's view of its masters is compared with the subscribed ones:
+ * node-redis emits no event when it learns a new topology (ioredis emits +node / -node).
+ */
+const TOPOLOGY_POLL_MS = 250
+
 function nodeRedisClusterConnection(cluster: NodeRedisClusterLike): RedisConnection {
   const clients = () => Promise.all(cluster.masters.map((master) => cluster.nodeClient(master)))
   return {
@@ -306,14 +320,24 @@ function nodeRedisClusterConnection(cluster: NodeRedisClusterLike): RedisConnect
     async masters() {
       return (await clients()).map((node) => (args: string[]) => node.sendCommand(args))
     },
-    ...subscriptionOps(async () => {
-      const ids = cluster.masters.map((master, i) => {
-        const m = master as { address?: string; host?: string; port?: number }
-        return m.address ?? (m.host !== undefined ? `${m.host}:${m.port}` : `node-${i}`)
-      })
-      const nodes = await clients()
-      return new Map(nodes.map((node, i) => [ids[i]!, nodeRedisSubscriber(node)]))
-    }),
+    ...subscriptionOps(
+      async () => {
+        const ids = nodeRedisMasterIds(cluster)
+        const nodes = await clients()
+        return new Map(nodes.map((node, i) => [ids[i]!, nodeRedisSubscriber(node)]))
+      },
+      (down) => {
+        let known = nodeRedisMasterIds(cluster).sort().join(' ')
+        const timer = setInterval(() => {
+          const now = nodeRedisMasterIds(cluster).sort().join(' ')
+          if (now === known) return
+          known = now
+          down()
+        }, TOPOLOGY_POLL_MS)
+        timer.unref()
+        return () => clearInterval(timer)
+      },
+    ),
   }
 }
 
