@@ -26,12 +26,15 @@ export interface HoldOwner {
   commitNow(): string | undefined | typeof WAIT
   /** Answers instead of the held response after a failed commit (a 503). */
   fail(error: unknown): void
+  /** The response is over: sent, or closed by the client ('close'). */
+  release(): void
 }
 
 /** The hold of one response. */
 class Hold {
   phase = Phase.Waiting
-  readonly queue: Call[] = []
+  /** Calls held while an asynchronous commit runs (none when the commit ran at once). */
+  queue: Call[] | undefined
   refusedWrite = false
 
   constructor(
@@ -67,6 +70,7 @@ function patchPrototype(res: ServerResponse): Originals {
       if (phase === Phase.Open) return own[method].apply(this, args)
       if (phase === Phase.Failed) return swallow(this, method, args)
       if (phase === Phase.Waiting) start(this, hold)
+      hold.queue ??= []
       hold.queue.push({ method, args })
       if (method !== 'write') return this
       hold.refusedWrite = true
@@ -76,6 +80,18 @@ function patchPrototype(res: ServerResponse): Originals {
   for (const method of ['writeHead', 'write', 'end'] as const) {
     Object.defineProperty(proto, method, { value: held(method), writable: true, configurable: true })
   }
+  // The response's 'close' (sent or aborted) releases its session: seen here, instead of a
+  // listener added to every response.
+  const emit = (proto as unknown as { emit: AnyFunction }).emit
+  Object.defineProperty(proto, 'emit', {
+    value: function emitSeenByTether(this: HeldResponse, event: string | symbol): unknown {
+      if (event === 'close') this[HOLD]?.owner.release()
+      // biome-ignore lint/complexity/noArguments: passes every argument on, without a rest array per event.
+      return emit.apply(this, arguments as unknown as unknown[])
+    },
+    writable: true,
+    configurable: true,
+  })
   patched.set(proto, originals)
   return originals
 }
@@ -118,7 +134,7 @@ function commitAtOnce(res: HeldResponse, hold: Hold, method: Method, args: unkno
 
 /** The commit failed: the owner answers (a 503) and the app's own writes are dropped from now on. */
 function failed(hold: Hold, error: unknown): void {
-  hold.queue.length = 0
+  hold.queue = undefined
   hold.phase = Phase.Open
   try {
     hold.owner.fail(error)
@@ -132,14 +148,14 @@ function start(res: HeldResponse, hold: Hold): void {
   hold.owner.commit().then(
     (setCookie) => {
       hold.phase = Phase.Open
-      const queue = hold.queue
+      const queue = hold.queue ?? []
+      hold.queue = undefined
       if (setCookie !== undefined) addSetCookie(res, setCookie, queue)
       let lastWrite = true
       for (const { method, args } of queue) {
         const result = hold.originals[method].apply(res, args)
         if (method === 'write') lastWrite = result as boolean
       }
-      queue.length = 0
       // A stream piped into the response paused on our `false`; let it go on unless the socket
       // itself now asks it to wait (then Node emits 'drain' on its own).
       if (hold.refusedWrite && lastWrite && !res.writableEnded) res.emit('drain')

@@ -116,13 +116,9 @@ function bind(
   // The binding rides on the response's hold: one property per request, not two.
   const binding = new ResponseBinding(ctx, req, res, retryAfter)
   commitBeforeHead(res, binding)
+  // Released on the response's 'close' (see commitBeforeHead), which a request whose client is
+  // already gone will not see again.
   if (req.socket.destroyed) binding.release()
-  else res.on('close', releaseOnClose)
-}
-
-/** 'close' listener shared by every response (a response closes once). */
-function releaseOnClose(this: Response): void {
-  ;(holdOwner(this) as ResponseBinding | undefined)?.release()
 }
 
 /**

@@ -75,7 +75,14 @@ export class MemoryStore implements SessionStore {
   }
 
   async get(id: string): Promise<StoredSession | undefined> {
-    return this.getNow(id)
+    const session = this.getNow(id)
+    if (session === undefined) return undefined
+    return {
+      fields: { ...session.fields },
+      createdAt: session.createdAt,
+      touchedAt: session.touchedAt,
+      established: session.established,
+    }
   }
 
   async write(id: string, change: SessionWrite): Promise<boolean> {
@@ -86,16 +93,9 @@ export class MemoryStore implements SessionStore {
     return this.touchNow(id, touchedAt, expiresAt)
   }
 
+  /** The stored record itself, not a copy (see SessionStore.getNow): read it, do not change it. */
   getNow(id: string): StoredSession | undefined {
-    const entry = this.#live(id, Date.now())
-    if (entry === undefined) return undefined
-    const s = entry.session
-    return {
-      fields: { ...s.fields },
-      createdAt: s.createdAt,
-      touchedAt: s.touchedAt,
-      established: s.established,
-    }
+    return this.#live(id, Date.now())?.session
   }
 
   writeNow(id: string, change: SessionWrite): boolean {

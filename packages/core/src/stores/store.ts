@@ -67,7 +67,8 @@ export interface SessionStore {
   /**
    * Synchronous forms of get, write and touch, for stores that never wait (MemoryStore): with
    * them the core opens and commits a session without a turn of the event loop. Same contract as
-   * the asynchronous ones; a store offers all three or none.
+   * the asynchronous ones, except that `getNow` may return the store's own record, which callers
+   * read and never change; a store offers all three or none.
    */
   getNow?(id: string): StoredSession | undefined
   writeNow?(id: string, change: SessionWrite): boolean
