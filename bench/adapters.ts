@@ -128,6 +128,16 @@ const rows: Row[] = [...samples.values()].map((runs) => {
   return row
 })
 
+/**
+ * The median over rounds of Tether's req/s divided by another stack's, each round on its own:
+ * steadier than the ratio of medians when the machine's speed drifts between rounds.
+ */
+const roundRatio = (framework: string, workload: string, other: Variant): number => {
+  const tether = samples.get(`${framework} ${workload} tether`)!
+  const them = samples.get(`${framework} ${workload} ${other}`)!
+  return median(tether.map((row, round) => row.rps / them[round]!.rps))
+}
+
 const fmt = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0))
 const name = (row: Row) =>
   row.variant === 'plain'
@@ -155,4 +165,15 @@ for (const row of rows) {
   console.log(
     `| ${row.workload} | ${name(row)} | ${fmt(row.rps)} | ${row.p99} | ${vsPlain} | ${vsAnchor} | ${row.cpuPerRequest.toFixed(0)} | ${cpuVsPlain} | ${counter} | ${row.errors} |`,
   )
+}
+
+console.log('\nMedian of the per-round ratios (Tether / other, each round on its own):\n')
+console.log('| framework | workload | Tether / plain | Tether / anchor |')
+console.log('| --- | --- | ---: | ---: |')
+for (const framework of values.frameworks.split(',')) {
+  for (const workload of ['counter', 'create'] as const) {
+    console.log(
+      `| ${framework} | ${workload} | ${roundRatio(framework, workload, 'plain').toFixed(2)}x | ${roundRatio(framework, workload, 'anchor').toFixed(2)}x |`,
+    )
+  }
 }
