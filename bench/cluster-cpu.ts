@@ -3,12 +3,11 @@
 // /proc (Linux), says more than req/s on a shared machine, where throughput is whatever CPU is left.
 //
 //   node --import tsx --conditions=tether-source bench/cluster-cpu.ts [rounds=3]
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { startClusterServer } from './cluster-server-process.js'
 
 const rounds = Number(process.argv[2] ?? 3)
-const here = (file: string) => fileURLToPath(new URL(file, import.meta.url))
 const COOKIE = `tether.sid=${'A'.repeat(43)}.w0.${'A'.repeat(22)}`
 
 /** utime + stime of a process, in clock ticks (1/100 s on Linux). */
@@ -32,24 +31,8 @@ function childrenOf(pid: number): number[] {
 }
 
 async function measure(mode: string): Promise<{ rps: number; primary: number; workers: number }> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...process.execArgv, here('./cluster-server.ts'), mode],
-    {
-      env: { ...process.env, BENCH_WORKERS: '1' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  )
+  const { child, port } = await startClusterServer(mode, { BENCH_WORKERS: '1' })
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = ''
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk
-        const match = /\{"port":(\d+)\}/.exec(out)
-        if (match) resolve(Number(match[1]))
-      })
-      child.once('exit', (code) => reject(new Error(`${mode} exited with ${code}`)))
-    })
     const workers = childrenOf(child.pid!)
     const before = [ticks(child.pid!), workers.reduce((sum, pid) => sum + ticks(pid), 0)]
     const out = execFileSync(

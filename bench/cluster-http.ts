@@ -7,9 +7,10 @@
 // Needs wrk (Debian: apt-get install wrk). Each run is short since the machine is shared; the
 // clusters take turns for `rounds` rounds and the median of each figure is reported, so that a
 // burst of someone else's load does not land on one contender only.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { issueCookieValue, Keyring } from '@tether/core'
+import { startClusterServer } from './cluster-server-process.js'
 
 const seconds = Number(process.argv[2] ?? 3)
 const connections = Number(process.argv[3] ?? 50)
@@ -21,22 +22,6 @@ interface Result {
   p50: string
   p99: string
   errors: string
-}
-
-async function startServer(mode: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...process.execArgv, here('./cluster-server.ts'), mode], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = ''
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk
-      const match = /\{"port":(\d+)\}/.exec(out)
-      if (match) resolve(Number(match[1]))
-    })
-    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)))
-  })
-  return { child, port }
 }
 
 function wrk(port: number, duration: number, close: boolean, cookies: string[]): Result {
@@ -64,7 +49,7 @@ const modes = (process.env.BENCH_MODES ?? 'node-cluster,socket-io-sticky,tether'
 const runs = new Map<string, Array<{ keepAlive: Result; close: Result }>>(modes.map((m) => [m, []]))
 for (let round = 0; round < rounds; round++) {
   for (const mode of modes) {
-    const { child, port } = await startServer(mode)
+    const { child, port } = await startClusterServer(mode)
     try {
       // Each workload gets a warm-up of its own: a new connection per request runs code (the
       // primary's accept and hand-off) that keep-alive barely touches.

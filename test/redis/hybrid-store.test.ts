@@ -25,9 +25,10 @@ import { describeStoreContract, newStoreId, writeOf } from '../support/store-con
 
 const SECRET = 'redis-hybrid-test-secret-0123456789abcdef'
 
-async function contractStore(connect: (s: RedisServerHandle) => Promise<TestClient>): Promise<HybridStore> {
-  const c = await connect(await sharedRedisServer())
-  const store = new HybridStore({ client: c.client as never, prefix: uniquePrefix('hybrid') })
+/** A ready HybridStore on `client` whose close() closes the client too. */
+async function contractStore(client: Promise<TestClient>, prefix: string): Promise<HybridStore> {
+  const c = await client
+  const store = new HybridStore({ client: c.client as never, prefix: uniquePrefix(prefix) })
   await store.ready()
   const close = store.close.bind(store)
   store.close = async () => {
@@ -37,8 +38,12 @@ async function contractStore(connect: (s: RedisServerHandle) => Promise<TestClie
   return store
 }
 
-describeStoreContract('HybridStore (ioredis)', () => contractStore(ioredisClient))
-describeStoreContract('HybridStore (node-redis v5)', () => contractStore(nodeRedisClient))
+describeStoreContract('HybridStore (ioredis)', async () =>
+  contractStore(ioredisClient(await sharedRedisServer()), 'hybrid'),
+)
+describeStoreContract('HybridStore (node-redis v5)', async () =>
+  contractStore(nodeRedisClient(await sharedRedisServer()), 'hybrid'),
+)
 
 let cluster: Promise<RedisClusterHandle> | undefined
 for (const [name, connect] of [
@@ -47,15 +52,7 @@ for (const [name, connect] of [
 ] as const) {
   describeStoreContract(`HybridStore (${name})`, async () => {
     cluster ??= startRedisCluster()
-    const c = await connect(await cluster)
-    const store = new HybridStore({ client: c.client as never, prefix: uniquePrefix('hybrid-cluster') })
-    await store.ready()
-    const close = store.close.bind(store)
-    store.close = async () => {
-      await close()
-      await c.close()
-    }
-    return store
+    return contractStore(connect(await cluster), 'hybrid-cluster')
   })
 }
 
