@@ -6,6 +6,7 @@
 //   create:  GET /new without a cookie: every request creates and stores a new session.
 // Each target runs in its own child process; autocannon runs here.
 // Usage: node --import tsx bench/adapters.ts [--duration 5] [--connections 50] [--repeat 1]
+//   [--frameworks express,fastify] [--workloads counter,create]
 // (after building the packages; add --conditions=tether-source to run the TypeScript sources).
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
@@ -16,6 +17,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
     frameworks: { type: 'string', default: 'express,fastify' },
+    workloads: { type: 'string', default: 'counter,create' },
     // Rounds over the whole matrix, each in a rotated order; the table shows medians. On a shared
     // machine this evens out load that comes and goes during one case.
     repeat: { type: 'string', default: '1' },
@@ -24,6 +26,11 @@ const { values } = parseArgs({
 const repeat = Number(values.repeat)
 const duration = Number(values.duration)
 const connections = Number(values.connections)
+const workloads = values.workloads.split(',') as Row['workload'][]
+for (const w of workloads) {
+  if (w !== 'counter' && w !== 'create')
+    throw new Error(`--workloads: unknown workload "${w}" (counter, create)`)
+}
 
 type Variant = 'plain' | 'tether' | 'anchor'
 const ANCHOR = { express: 'express-session', fastify: '@fastify/session' } as const
@@ -97,7 +104,7 @@ const VARIANTS = ['plain', 'tether', 'anchor'] as const
 const samples = new Map<string, Row[]>()
 for (let round = 0; round < repeat; round++) {
   for (const framework of values.frameworks.split(',')) {
-    for (const workload of ['counter', 'create'] as const) {
+    for (const workload of workloads) {
       for (let i = 0; i < VARIANTS.length; i++) {
         const variant = VARIANTS[(i + round) % VARIANTS.length]!
         const row = await run(framework, workload, variant)
@@ -171,7 +178,7 @@ console.log('\nMedian of the per-round ratios (Tether / other, each round on its
 console.log('| framework | workload | Tether / plain | Tether / anchor |')
 console.log('| --- | --- | ---: | ---: |')
 for (const framework of values.frameworks.split(',')) {
-  for (const workload of ['counter', 'create'] as const) {
+  for (const workload of workloads) {
     console.log(
       `| ${framework} | ${workload} | ${roundRatio(framework, workload, 'plain').toFixed(2)}x | ${roundRatio(framework, workload, 'anchor').toFixed(2)}x |`,
     )

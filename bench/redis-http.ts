@@ -1,7 +1,13 @@
 // HTTP benchmarks of the Redis stores (issue 4), every stack side by side in one run, each app in
 // a child process of its own (bench/redis-app.ts) against one redis-server started for the run.
 // Run: node --import tsx --conditions=tether-source bench/redis-http.ts [seconds per run, default 2] [rounds, default 2]
-import { type ChildProcess, fork } from 'node:child_process'
+// The read workload is driven by wrk (Debian: apt-get install wrk) with a cookie picked at random
+// per request: autocannon's per-request hook cost more CPU than the apps under test, so it, not
+// the app, set the pace of that workload.
+import { type ChildProcess, execFileSync, fork } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { parseCommandStats, redisCli, startRedisServer } from '../test/support/redis-server.js'
@@ -69,29 +75,72 @@ interface Run {
   cpuUs: number
 }
 
-/** Load on `path` with one cookie (or none), or a random one of `cookie` (an array) per request. */
-async function load(app: App, path: string, cookie: string | string[] | undefined): Promise<Run> {
-  await redisCli(redis, 'CONFIG', 'RESETSTAT')
-  const pool = Array.isArray(cookie) ? cookie : undefined
-  const cpuBefore = await appCpu(app.child)
+interface ClientResult {
+  /** Requests sent, answered or still in flight when the run ended. */
+  sent: number
+  /** Requests answered. */
+  answered: number
+  rps: number
+  ok: number
+  errors: number
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'tether-bench-'))
+
+/** wrk on `path`, each request with one of `cookies` picked at random. */
+function wrkRandomCookies(app: App, path: string, cookies: string[]): ClientResult {
+  const file = join(scratch, `${app.stack}.cookies`)
+  writeFileSync(file, `${cookies.join('\n')}\n`)
+  const script = fileURLToPath(new URL('./random-cookie.lua', import.meta.url))
+  const out = execFileSync(
+    'wrk',
+    ['-t1', `-c${connections}`, `-d${seconds}s`, '-s', script, `${app.base}${path}`],
+    {
+      env: { ...process.env, BENCH_COOKIE_FILE: file, BENCH_PATH: path },
+      encoding: 'utf8',
+    },
+  )
+  const sent = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
+  const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0)
+  // wrk counts answered requests only.
+  return {
+    sent,
+    answered: sent,
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    ok: sent - non2xx,
+    errors,
+  }
+}
+
+async function autocannonOneCookie(
+  app: App,
+  path: string,
+  cookie: string | undefined,
+): Promise<ClientResult> {
   const result = await autocannon({
     url: `${app.base}${path}`,
     connections,
     duration: seconds,
-    headers: cookie === undefined || pool !== undefined ? {} : { cookie: cookie as string },
-    ...(pool !== undefined && {
-      requests: [
-        {
-          method: 'GET',
-          path,
-          setupRequest: (req) => ({
-            ...req,
-            headers: { ...req.headers, cookie: pool[Math.floor(Math.random() * pool.length)]! },
-          }),
-        },
-      ],
-    }),
+    headers: cookie === undefined ? {} : { cookie },
   })
+  return {
+    sent: result.requests.sent,
+    answered: result['2xx'] + result.non2xx,
+    rps: result.requests.average,
+    ok: result['2xx'],
+    errors: result.non2xx + result.errors + result.timeouts,
+  }
+}
+
+/** Load on `path` with one cookie (or none), or a random one of `cookie` (an array) per request. */
+async function load(app: App, path: string, cookie: string | string[] | undefined): Promise<Run> {
+  await redisCli(redis, 'CONFIG', 'RESETSTAT')
+  const cpuBefore = await appCpu(app.child)
+  const result = Array.isArray(cookie)
+    ? wrkRandomCookies(app, path, cookie)
+    : await autocannonOneCookie(app, path, cookie)
   const cpu = (await appCpu(app.child)) - cpuBefore
   const stats = parseCommandStats(await redisCli(redis, 'INFO', 'commandstats'))
   delete stats.info
@@ -101,12 +150,12 @@ async function load(app: App, path: string, cookie: string | string[] | undefine
     all += calls
     if (!INSIDE_SCRIPTS.has(name)) top += calls
   }
-  const done = Math.max(1, result['2xx'] + result.non2xx)
+  const done = Math.max(1, result.answered)
   return {
-    sent: result.requests.sent,
-    rps: result.requests.average,
-    ok: result['2xx'],
-    errors: result.non2xx + result.errors + result.timeouts,
+    sent: result.sent,
+    rps: result.rps,
+    ok: result.ok,
+    errors: result.errors,
     roundTrips: top / done,
     commands: all / done,
     cpuUs: cpu / done,
@@ -156,8 +205,10 @@ const label: Record<Workload, string> = {
 // The machine is shared: every stack runs each workload once per round, rounds alternate the
 // stacks, and each keeps its best throughput and its lowest CPU per request.
 const results = new Map<string, Run>()
+// BENCH_WORKLOADS=read,new runs a subset of the workloads.
+const workloads = (process.env.BENCH_WORKLOADS?.split(',') ?? ['count', 'read', 'new']) as Workload[]
 for (let round = 0; round < ROUNDS; round++) {
-  for (const workload of ['count', 'read', 'new'] as Workload[]) {
+  for (const workload of workloads) {
     for (const app of apps) {
       if (app.stack.endsWith('plain') && workload !== 'count') continue
       const run =

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import { decrypt, encrypt, Keyring, newToken, storeIdOf } from '@tether/core'
 import { expect } from 'chai'
 import fc from 'fast-check'
@@ -22,6 +22,31 @@ describe('Keyring', () => {
     expect(macKey.equals(cipherKey)).to.equal(false)
     expect(macKey).to.have.length(32)
     expect(cipherKey).to.have.length(32)
+  })
+})
+
+describe('cookie MACs', () => {
+  const reference = (ring: Keyring, data: string, bytes: number) =>
+    createHmac('sha256', ring.current.macKey).update(data).digest().subarray(0, bytes).toString('base64url')
+
+  it('are HMAC-SHA256 under the derived MAC key, truncated, as base64url', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 32 }),
+        fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ minLength: 200, maxLength: 600 })),
+        fc.integer({ min: 1, max: 32 }),
+        (secret, data, bytes) => {
+          const ring = new Keyring(secret)
+          expect(ring.sign(data, bytes)).to.equal(reference(ring, data, bytes))
+          expect(ring.verify(data, ring.sign(data, bytes), bytes)).to.equal(0)
+        },
+      ),
+    )
+  })
+
+  it('stay correct when one keyring signs a long message between short ones', () => {
+    const data = ['a.solo', 'é'.repeat(400), 'b.solo', 'x'.repeat(5000), 'c.solo']
+    for (const d of data) expect(keyring.sign(d, 16)).to.equal(reference(keyring, d, 16))
   })
 })
 

@@ -11,12 +11,15 @@ export interface FieldCodec {
   encode(storeId: string, field: string, json: string): string
   /** The decoded value, or the `CORRUPT` marker when the stored text cannot be trusted. */
   decode(storeId: string, field: string, stored: unknown): unknown
+  /** `decode` in two steps: the JSON text (undefined when untrustworthy), then `parse` it. */
+  open?(storeId: string, field: string, stored: unknown): string | undefined
 }
 
 /** Returned by `FieldCodec.decode` for a field that is tampered, undecryptable or not JSON. */
 export const CORRUPT: unique symbol = Symbol('tether.corrupt')
 
-function parse(json: string | undefined): unknown {
+/** A field's JSON text as a value, or CORRUPT. */
+export function parse(json: string | undefined): unknown {
   if (json === undefined) return CORRUPT
   try {
     return JSON.parse(json)
@@ -34,5 +37,6 @@ export function encryptedCodec(keyring: Keyring): FieldCodec {
   return {
     encode: (storeId, field, json) => encrypt(keyring, json, `${storeId}\u0000${field}`),
     decode: (storeId, field, stored) => parse(decrypt(keyring, stored, `${storeId}\u0000${field}`)),
+    open: (storeId, field, stored) => decrypt(keyring, stored, `${storeId}\u0000${field}`),
   }
 }

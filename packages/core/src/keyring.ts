@@ -1,4 +1,5 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
+import { hkdfSync, timingSafeEqual } from 'node:crypto'
+import { HmacSha256 } from './hmac.js'
 import { optionError } from './validate.js'
 
 /** A secret as users pass it: a string or bytes of at least 32 characters/bytes. */
@@ -15,10 +16,8 @@ export interface DerivedKeys {
   readonly cipherKey: Buffer
   /** 4 bytes naming the cipher key in envelopes, so a rotated key can still be found. */
   readonly keyId: Buffer
-}
-
-function macOf(key: Buffer, data: string, bytes: number): string {
-  return createHmac('sha256', key).update(data).digest().subarray(0, bytes).toString('base64url')
+  /** HMAC-SHA256 under `macKey`. */
+  readonly mac: HmacSha256
 }
 
 const HKDF_SALT = Buffer.from('tether/v1')
@@ -27,8 +26,10 @@ function derive(secret: Secret): DerivedKeys {
   const ikm = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret)
   const expand = (info: string, length: number) =>
     Buffer.from(hkdfSync('sha256', ikm, HKDF_SALT, Buffer.from(info), length))
+  const macKey = expand('tether cookie mac', 32)
   return {
-    macKey: expand('tether cookie mac', 32),
+    macKey,
+    mac: new HmacSha256(macKey),
     cipherKey: expand('tether cipher aes-256-gcm', 32),
     keyId: expand('tether cipher key id', 4),
   }
@@ -70,7 +71,7 @@ export class Keyring {
 
   /** HMAC-SHA256 of `data` under the current MAC key, truncated to `bytes`, as base64url. */
   sign(data: string, bytes: number): string {
-    return macOf(this.current.macKey, data, bytes)
+    return this.current.mac.mac(data, bytes)
   }
 
   /**
@@ -82,7 +83,7 @@ export class Keyring {
     const given = Buffer.from(mac)
     let found = -1
     for (let i = 0; i < this.keys.length; i++) {
-      const expected = Buffer.from(macOf(this.keys[i]!.macKey, data, bytes))
+      const expected = Buffer.from(this.keys[i]!.mac.mac(data, bytes))
       if (expected.length === given.length && timingSafeEqual(expected, given) && found === -1) found = i
     }
     return found

@@ -7,10 +7,11 @@ import {
   serializeSetCookie,
 } from './cookie-header.js'
 import { storeUnavailable, TetherError } from './errors.js'
-import { CORRUPT, encryptedCodec, type FieldCodec, plainCodec } from './field-codec.js'
+import { CORRUPT, encryptedCodec, type FieldCodec, parse, plainCodec } from './field-codec.js'
 import { Keyring, type Secret } from './keyring.js'
 import { LiveSession } from './live-session.js'
 import { Metrics } from './metrics.js'
+import { PlaintextMemo } from './plaintext-memo.js'
 import { resolveRoute } from './route.js'
 import type { RegenerateOptions, Session, SessionKey, SessionValue } from './session.js'
 import { newToken, storeIdOf } from './session-id.js'
@@ -129,6 +130,8 @@ export class SessionManager {
   readonly #live = new Map<string, LiveSession | Promise<LiveSession | undefined>>()
   /** Cookie values that verified recently (saves an HMAC and a SHA-256 per request). */
   readonly #verified: VerifiedCookies
+  /** Decrypted fields of the frozen records a caching store hands out on every hit. */
+  readonly #plaintexts = new PlaintextMemo()
 
   constructor(options: TetherOptions) {
     if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options)
@@ -370,8 +373,19 @@ export class SessionManager {
       return undefined
     }
     const values = new Map<string, unknown>()
+    const codec = this.#codec
+    const memo = codec.open === undefined ? undefined : this.#plaintexts.of(storeId, stored)
     for (const key of Object.keys(stored.fields)) {
-      const value = this.#codec.decode(storeId, key, stored.fields[key])
+      let value: unknown
+      if (memo === undefined) value = codec.decode(storeId, key, stored.fields[key])
+      else {
+        let json = memo.get(key)
+        if (json === undefined) {
+          json = codec.open!(storeId, key, stored.fields[key])
+          if (json !== undefined) memo.set(key, json)
+        }
+        value = parse(json)
+      }
       if (value === CORRUPT) return undefined
       values.set(key, value)
     }
