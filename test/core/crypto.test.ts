@@ -58,8 +58,14 @@ describe('encryption at rest (AES-256-GCM envelope)', () => {
     expect(decrypt(keyring, sealed, 'id\u0000user')).to.equal('{"user":"alice"}')
   })
 
-  it('uses a fresh IV each time', () => {
+  it('uses a fresh IV each time, across refills of the IV pool', () => {
     expect(encrypt(keyring, 'same', 'ad')).to.not.equal(encrypt(keyring, 'same', 'ad'))
+    const ivs = new Set<string>()
+    for (let i = 0; i < 1000; i++) {
+      // Envelope: version (1 byte), key id (4), IV (12), tag (16), ciphertext.
+      ivs.add(Buffer.from(encrypt(keyring, 'same', 'ad'), 'base64url').subarray(5, 17).toString('hex'))
+    }
+    expect(ivs.size).to.equal(1000)
   })
 
   it('fails when moved to other associated data (another session or key)', () => {

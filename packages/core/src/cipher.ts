@@ -20,9 +20,26 @@ const IV_BYTES = 12
 const TAG_BYTES = 16
 const HEADER_BYTES = 1 + KEY_ID_BYTES + IV_BYTES + TAG_BYTES
 
+// IVs are cut from a pooled block of CSPRNG output: one getrandom() call per 256 IVs instead of
+// one per encrypted field (a call costs about 5 µs on a small VM). Random 96-bit IVs from a CSPRNG
+// are what GCM's random-IV construction asks for; every byte of the pool is used once.
+const POOL_IVS = 256
+let ivPool = Buffer.alloc(0)
+let ivOffset = 0
+
+function nextIv(): Buffer {
+  if (ivOffset + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_BYTES * POOL_IVS)
+    ivOffset = 0
+  }
+  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES)
+  ivOffset += IV_BYTES
+  return iv
+}
+
 export function encrypt(keyring: Keyring, plaintext: string, associatedData: string): string {
   const key = keyring.current
-  const iv = randomBytes(IV_BYTES)
+  const iv = nextIv()
   const cipher = createCipheriv('aes-256-gcm', key.cipherKey, iv, { authTagLength: TAG_BYTES })
   cipher.setAAD(Buffer.from(associatedData))
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
