@@ -4,9 +4,10 @@
 //   counter: GET /count with one kept cookie on every connection (load, increment, save);
 //            afterwards the counter is compared with the number of 2xx answers.
 //   create:  GET /new without a cookie: every request creates and stores a new session.
-// Each target runs in its own child process; autocannon runs here.
+// Each target runs in its own child process, all three at once; autocannon runs here and
+// alternates between them in short turns (--slices) so that drift in machine speed hits all alike.
 // Usage: node --import tsx bench/adapters.ts [--duration 5] [--connections 50] [--repeat 1]
-//   [--frameworks express,fastify] [--workloads counter,create]
+//   [--slices 5] [--frameworks express,fastify] [--workloads counter,create]
 // (after building the packages; add --conditions=tether-source to run the TypeScript sources).
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
@@ -21,11 +22,14 @@ const { values } = parseArgs({
     // Rounds over the whole matrix, each in a rotated order; the table shows medians. On a shared
     // machine this evens out load that comes and goes during one case.
     repeat: { type: 'string', default: '1' },
+    // Turns per round: each stack's measured time is cut into this many turns, alternating.
+    slices: { type: 'string', default: '5' },
   },
 })
 const repeat = Number(values.repeat)
 const duration = Number(values.duration)
 const connections = Number(values.connections)
+const slices = Number(values.slices)
 const workloads = values.workloads.split(',') as Row['workload'][]
 for (const w of workloads) {
   if (w !== 'counter' && w !== 'create')
@@ -33,6 +37,13 @@ for (const w of workloads) {
 }
 
 type Variant = 'plain' | 'tether' | 'anchor'
+const VARIANTS = ['plain', 'tether', 'anchor'] as const
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
 const ANCHOR = { express: 'express-session', fastify: '@fastify/session' } as const
 const TETHER = { express: '@tether/express', fastify: '@tether/fastify' } as const
 
@@ -57,38 +68,80 @@ interface Stats {
   cpuMicros: number
 }
 
-async function run(framework: string, workload: Row['workload'], variant: Variant): Promise<Row> {
-  const { url, child } = await startTarget(framework, variant)
+interface Target {
+  variant: Variant
+  url: string
+  child: Awaited<ReturnType<typeof startTarget>>['child']
+  headers: Record<string, string>
+  row: Row
+}
+
+/**
+ * One round of one workload: the three stacks run side by side, each in a fresh process, and the
+ * measured time is cut into `slices` turns that alternate between them (rotating who goes first),
+ * so a change in the machine's speed during the round falls on all three alike.
+ */
+async function runRound(framework: string, workload: Row['workload'], round: number): Promise<Row[]> {
+  const path = workload === 'counter' ? '/count' : '/new'
+  const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!)
+  const targets: Target[] = []
   try {
-    const headers: Record<string, string> = {}
-    if (workload === 'counter') {
-      const first = await fetch(`${url}/count`)
-      const cookie = first.headers.getSetCookie()[0]?.split(';')[0]
-      if (cookie !== undefined) headers.cookie = cookie
+    for (const variant of order) {
+      const { url, child } = await startTarget(framework, variant)
+      const headers: Record<string, string> = {}
+      const row: Row = {
+        framework,
+        workload,
+        variant,
+        rps: 0,
+        p99: 0,
+        handled: 0,
+        cpuPerRequest: 0,
+        errors: 0,
+      }
+      targets.push({ variant, url, child, headers, row })
+      if (workload === 'counter') {
+        const first = await fetch(`${url}/count`)
+        const cookie = first.headers.getSetCookie()[0]?.split(';')[0]
+        if (cookie !== undefined) headers.cookie = cookie
+        row.counted = 0
+      }
     }
-    const path = workload === 'counter' ? '/count' : '/new'
-    // Short warm-up so JIT and pools settle, then the measured run.
-    await autocannon({ url: `${url}${path}`, connections, duration: 1, headers })
+    // Short warm-up so JIT and pools settle, then the measured turns.
+    for (const t of targets)
+      await autocannon({ url: `${t.url}${path}`, connections, duration: 1, headers: t.headers })
     await settle()
-    const before = await peek(url, headers)
-    const result = await autocannon({ url: `${url}${path}`, connections, duration, headers })
-    await settle()
-    const after = await peek(url, headers)
-    const handled = after.handled - before.handled
-    const row: Row = {
-      framework,
-      workload,
-      variant,
-      rps: result.requests.average,
-      p99: result.latency.p99,
-      handled,
-      cpuPerRequest: (after.cpuMicros - before.cpuMicros) / handled,
-      errors: result.errors + result.non2xx + result.timeouts,
+    const p99s = new Map<Target, number[]>(targets.map((t) => [t, []]))
+    const cpu = new Map<Target, number>(targets.map((t) => [t, 0]))
+    const requests = new Map<Target, number>(targets.map((t) => [t, 0]))
+    for (let slice = 0; slice < slices; slice++) {
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[(i + slice) % targets.length]!
+        const before = await peek(t.url, t.headers)
+        const result = await autocannon({
+          url: `${t.url}${path}`,
+          connections,
+          duration: duration / slices,
+          headers: t.headers,
+        })
+        await settle()
+        const after = await peek(t.url, t.headers)
+        t.row.handled += after.handled - before.handled
+        cpu.set(t, cpu.get(t)! + after.cpuMicros - before.cpuMicros)
+        requests.set(t, requests.get(t)! + result.requests.total)
+        p99s.get(t)!.push(result.latency.p99)
+        t.row.errors += result.errors + result.non2xx + result.timeouts
+        if (workload === 'counter') t.row.counted! += after.count - before.count
+      }
     }
-    if (workload === 'counter') row.counted = after.count - before.count
-    return row
+    for (const t of targets) {
+      t.row.rps = requests.get(t)! / duration
+      t.row.p99 = median(p99s.get(t)!)
+      t.row.cpuPerRequest = cpu.get(t)! / t.row.handled
+    }
+    return targets.map((t) => t.row)
   } finally {
-    await stopTarget(child)
+    for (const t of targets) await stopTarget(t.child)
   }
 }
 
@@ -100,26 +153,19 @@ async function peek(url: string, headers: Record<string, string>): Promise<Stats
   return (await res.json()) as Stats
 }
 
-const VARIANTS = ['plain', 'tether', 'anchor'] as const
 const samples = new Map<string, Row[]>()
 for (let round = 0; round < repeat; round++) {
   for (const framework of values.frameworks.split(',')) {
     for (const workload of workloads) {
-      for (let i = 0; i < VARIANTS.length; i++) {
-        const variant = VARIANTS[(i + round) % VARIANTS.length]!
-        const row = await run(framework, workload, variant)
-        const key = `${framework} ${workload} ${variant}`
+      for (const row of await runRound(framework, workload, round)) {
+        const key = `${framework} ${workload} ${row.variant}`
         samples.set(key, [...(samples.get(key) ?? []), row])
-        console.error(`round ${round + 1}: ${key}: ${row.rps.toFixed(0)} req/s`)
+        console.error(
+          `round ${round + 1}: ${key}: ${row.rps.toFixed(0)} req/s, ${row.cpuPerRequest.toFixed(0)} µs CPU/req`,
+        )
       }
     }
   }
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0)
 const rows: Row[] = [...samples.values()].map((runs) => {
@@ -151,7 +197,7 @@ const name = (row: Row) =>
     ? `plain ${row.framework}`
     : `${row.framework} + ${row.variant === 'tether' ? TETHER[row.framework as 'express'] : ANCHOR[row.framework as 'express']}`
 console.log(
-  `\n${duration} s per case, ${connections} connections, ${repeat} round(s) (medians), Node.js ${process.version}\n`,
+  `\n${duration} s per case in ${slices} alternating turns, ${connections} connections, ${repeat} round(s) (medians), Node.js ${process.version}\n`,
 )
 console.log(
   '| workload | stack | req/s | p99 ms | req/s vs plain | req/s vs anchor | server CPU µs/req | CPU vs plain | counter kept | errors |',

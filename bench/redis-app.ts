@@ -89,6 +89,9 @@ async function listen(): Promise<number> {
       server.get('/count', (_req, res) => {
         res.json({ count: ++count })
       })
+      server.get('/read', (_req, res) => {
+        res.json({ count })
+      })
     }
     server.get('/plain', (_req, res) => {
       res.json({ ok: true })
@@ -128,6 +131,7 @@ async function listen(): Promise<number> {
     }))
   } else {
     server.get('/count', async () => ({ count: 0 }))
+    server.get('/read', async () => ({ count: 0 }))
   }
   await server.listen({ port: 0, host: '127.0.0.1' })
   return (server.server.address() as { port: number }).port

@@ -50,6 +50,7 @@ export type { RegenerateOptions, Session, SessionData, SessionKey, SessionValue 
 export { newToken, storeIdOf, TOKEN_LENGTH } from './session-id.js'
 export {
   type FlushOutcome,
+  type SecureRequest,
   SessionContext,
   SessionManager,
   type TetherOptions,

@@ -12,7 +12,7 @@ export class LiveSession {
   route: string
   readonly values: Map<string, unknown>
   /** Keys changed since the last write: key -> JSON, or undefined for a removed key. */
-  readonly dirty = new Map<string, string | undefined>()
+  dirty = new Map<string, string | undefined>()
   createdAt: number
   touchedAt: number
   established: boolean

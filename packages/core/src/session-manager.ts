@@ -527,8 +527,9 @@ export class SessionManager {
       live.touchRequested = false
       return { now, expiresAt, create, captured, changes: undefined, write: undefined }
     }
-    const changes = new Map(live.dirty)
-    live.dirty.clear()
+    // The step takes the changes as they are; later ones collect in a new map.
+    const changes = live.dirty
+    live.dirty = new Map()
     const write = this.#writeOf(live, changes, now, expiresAt, session)
     return { now, expiresAt, create, captured, changes, write }
   }
@@ -646,9 +647,17 @@ function isStore(value: unknown): value is SessionStore {
   )
 }
 
-/** Whether the request came over TLS; a function is asked only when a cookie is sent. */
-function isSecure(secureRequest: boolean | (() => boolean)): boolean {
-  return typeof secureRequest === 'function' ? secureRequest() : secureRequest
+/**
+ * Whether a request came over TLS: a boolean, or something asked only when a cookie is sent (a
+ * function, or an object whose `secure` says it, such as Express's `req`), since working it out
+ * through trusted proxies is not free.
+ */
+export type SecureRequest = boolean | (() => boolean) | { readonly secure: boolean }
+
+/** Whether the request came over TLS; a function or object is asked only when a cookie is sent. */
+function isSecure(secureRequest: SecureRequest): boolean {
+  if (typeof secureRequest === 'boolean') return secureRequest
+  return typeof secureRequest === 'function' ? secureRequest() : secureRequest.secure
 }
 
 /** How SessionView reaches a SessionContext's private state (set once, in its static block). */
@@ -715,10 +724,9 @@ export class SessionContext {
    * Saves the session and returns the Set-Cookie header to send, if any. Call it before the
    * response head goes out; it may be called again (later changes are saved, the header is the
    * first commit's). Rejects with ERR_TETHER_STORE_UNAVAILABLE when the store fails.
-   * `secureRequest` may be a function, asked only when a cookie is actually sent (working out
-   * whether a request came over TLS through trusted proxies is not free).
+   * `secureRequest` (see {@link SecureRequest}) is asked only when a cookie is actually sent.
    */
-  async commit(secureRequest: boolean | (() => boolean)): Promise<string | undefined> {
+  async commit(secureRequest: SecureRequest): Promise<string | undefined> {
     const live = this.#live
     if (this.#misrouted && !live.stored) return this.#finish(undefined)
     const outcome = live.ended ? 'gone' : await this.#manager.flush(live, this.session, this.#changedAt)
@@ -730,7 +738,7 @@ export class SessionContext {
    * undefined), or WAIT when `commit()` is needed. Throws ERR_TETHER_STORE_UNAVAILABLE where
    * `commit()` would reject with it.
    */
-  commitNow(secureRequest: boolean | (() => boolean)): string | undefined | typeof WAIT {
+  commitNow(secureRequest: SecureRequest): string | undefined | typeof WAIT {
     const live = this.#live
     if (this.#misrouted && !live.stored) return this.#finish(undefined)
     const outcome = live.ended ? 'gone' : this.#manager.flushNow(live, this.session, this.#changedAt)
@@ -738,7 +746,7 @@ export class SessionContext {
     return this.#finish(this.#headerFor(outcome, secureRequest))
   }
 
-  #headerFor(outcome: FlushOutcome, secureRequest: boolean | (() => boolean)): string | undefined {
+  #headerFor(outcome: FlushOutcome, secureRequest: SecureRequest): string | undefined {
     const manager = this.#manager
     const live = this.#live
     if (outcome === 'gone' || !live.stored) {

@@ -61,9 +61,12 @@ function patchPrototype(res: ServerResponse): Originals {
   originals = { writeHead: proto.writeHead, write: proto.write, end: proto.end }
   const own = originals
   const held = (method: Method) =>
-    function heldByTether(this: HeldResponse, ...args: unknown[]): unknown {
+    function heldByTether(this: HeldResponse): unknown {
       const hold = this[HOLD]
-      if (hold === undefined || hold.phase === Phase.Open) return own[method].apply(this, args)
+      // biome-ignore lint/complexity/noArguments: no rest array on every call of a hot path.
+      if (hold === undefined || hold.phase === Phase.Open) return own[method].apply(this, arguments as never)
+      // biome-ignore lint/complexity/noArguments: a copy only for the calls that need one.
+      const args = Array.prototype.slice.call(arguments) as unknown[]
       // The first call commits: at once when the owner can (then it simply goes through).
       if (hold.phase === Phase.Waiting) commitAtOnce(this, hold, method, args)
       const phase = hold.phase as Phase // commitAtOnce may have moved it on

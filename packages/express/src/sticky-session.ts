@@ -143,13 +143,13 @@ class ResponseBinding {
   }
 
   commitNow(): string | undefined | typeof WAIT {
-    return this.ctx.commitNow(this.#secure)
+    return this.ctx.commitNow(this)
   }
 
   async commit(): Promise<string | undefined> {
     this.#committing = true
     try {
-      return await this.ctx.commit(this.#secure)
+      return await this.ctx.commit(this)
     } finally {
       this.#committing = false
       if (this.#over) this.ctx.release()
@@ -161,8 +161,13 @@ class ResponseBinding {
     sendFailure(this.res, unavailable ? 503 : 500, unavailable ? this.retryAfter : undefined)
   }
 
-  /** Asked only when a cookie is sent: `req.secure` consults Express's trust-proxy setting. */
-  readonly #secure = (): boolean => this.req.secure
+  /**
+   * Asked by the core only when a cookie is sent: `req.secure` consults Express's trust-proxy
+   * setting. (The binding itself is what the core asks: no closure per request.)
+   */
+  get secure(): boolean {
+    return this.req.secure
+  }
 }
 
 /** Replaces whatever the app had prepared with a small JSON error. */

@@ -25,7 +25,15 @@ const CONTEXT = Symbol('tether.context')
 class RequestSession {
   committing = false
   over = false
-  constructor(readonly ctx: SessionContext) {}
+  constructor(
+    readonly ctx: SessionContext,
+    readonly request: FastifyRequest,
+  ) {}
+
+  /** Asked by the core only when a cookie is sent (Fastify's protocol honours trustProxy). */
+  get secure(): boolean {
+    return this.request.protocol === 'https'
+  }
 
   /** Called when the response is over or the client went away; a running commit releases later. */
   release(): void {
@@ -34,14 +42,14 @@ class RequestSession {
   }
 
   /** The commit done at once (an in-process store), or WAIT when commit() is needed. */
-  commitNow(secure: boolean): string | undefined | typeof WAIT {
-    return this.ctx.commitNow(secure)
+  commitNow(): string | undefined | typeof WAIT {
+    return this.ctx.commitNow(this)
   }
 
-  async commit(secure: boolean): Promise<string | undefined> {
+  async commit(): Promise<string | undefined> {
     this.committing = true
     try {
-      return await this.ctx.commit(secure)
+      return await this.ctx.commit(this)
     } finally {
       this.committing = false
       if (this.over) this.ctx.release()
@@ -65,7 +73,7 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
 
   /** Gives the request its session (and answers a misrouted one with Connection: close). */
   const bind = (request: FastifyRequest, reply: FastifyReply, ctx: SessionContext): void => {
-    ;(request as unknown as RequestWithContext)[CONTEXT] = new RequestSession(ctx)
+    ;(request as unknown as RequestWithContext)[CONTEXT] = new RequestSession(ctx, request)
     ;(request as unknown as { session: Session }).session = ctx.session
     if (isMisrouted(ctx.route, manager.route, request.raw.socket)) {
       // A pooled keep-alive connection brought another worker's session here: close it so the
@@ -111,10 +119,9 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
       done(null, payload)
       return
     }
-    const secure = request.protocol === 'https'
     let setCookie: string | undefined | typeof WAIT
     try {
-      setCookie = held.commitNow(secure)
+      setCookie = held.commitNow()
     } catch (error) {
       done(null, replaceWithFailure(reply, payload, error, retryAfter))
       return
@@ -124,7 +131,7 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
       done(null, payload)
       return
     }
-    held.commit(secure).then(
+    held.commit().then(
       (header) => {
         if (header !== undefined) reply.header('set-cookie', header)
         done(null, payload)

@@ -21,14 +21,27 @@ export interface MemoryStoreOptions {
   sweepInterval?: number
 }
 
-interface Entry {
-  readonly id: string
-  session: StoredSession
+/** A stored session and the store's bookkeeping for it, in one object (one allocation per session). */
+class Entry implements StoredSession {
+  readonly fields: Record<string, string> = {}
+  createdAt: number
+  touchedAt: number
+  established: boolean
   expiresAt: number
   /** Neighbours in the list of anonymous sessions (least recently active first). */
-  older: Entry | undefined
-  newer: Entry | undefined
-  listed: boolean
+  older: Entry | undefined = undefined
+  newer: Entry | undefined = undefined
+  listed = false
+
+  constructor(
+    readonly id: string,
+    change: SessionWrite,
+  ) {
+    this.createdAt = change.createdAt
+    this.touchedAt = change.touchedAt
+    this.established = change.established
+    this.expiresAt = change.expiresAt
+  }
 }
 
 /**
@@ -95,7 +108,7 @@ export class MemoryStore implements SessionStore {
 
   /** The stored record itself, not a copy (see SessionStore.getNow): read it, do not change it. */
   getNow(id: string): StoredSession | undefined {
-    return this.#live(id, Date.now())?.session
+    return this.#live(id, Date.now())
   }
 
   writeNow(id: string, change: SessionWrite): boolean {
@@ -103,28 +116,16 @@ export class MemoryStore implements SessionStore {
     if (entry === undefined) {
       if (!change.create) return false
       this.#makeRoom()
-      entry = {
-        id,
-        session: {
-          fields: {},
-          createdAt: change.createdAt,
-          touchedAt: change.touchedAt,
-          established: change.established,
-        },
-        expiresAt: change.expiresAt,
-        older: undefined,
-        newer: undefined,
-        listed: false,
-      }
+      entry = new Entry(id, change)
       this.#entries.set(id, entry)
       this.#expiry.schedule(entry, change.expiresAt)
     } else {
       this.#expiry.schedule(entry, change.expiresAt, entry.expiresAt)
       entry.expiresAt = change.expiresAt
-      entry.session.touchedAt = change.touchedAt
-      entry.session.established ||= change.established
+      entry.touchedAt = change.touchedAt
+      entry.established ||= change.established
     }
-    const fields = entry.session.fields
+    const fields = entry.fields
     for (const key of change.unset) delete fields[key]
     Object.assign(fields, change.set)
     this.#markActive(entry)
@@ -136,7 +137,7 @@ export class MemoryStore implements SessionStore {
     if (entry === undefined) return false
     this.#expiry.schedule(entry, expiresAt, entry.expiresAt)
     entry.expiresAt = expiresAt
-    entry.session.touchedAt = touchedAt
+    entry.touchedAt = touchedAt
     this.#markActive(entry)
     return true
   }
@@ -208,7 +209,7 @@ export class MemoryStore implements SessionStore {
   /** Moves an anonymous entry to the newest end of the list (and drops an established one from it). */
   #markActive(entry: Entry): void {
     this.#unlist(entry)
-    if (entry.session.established) return
+    if (entry.established) return
     entry.older = this.#newest
     if (this.#newest === undefined) this.#oldest = entry
     else this.#newest.newer = entry

@@ -277,11 +277,24 @@ function ioRedisConnection(client: IoRedisLike): RedisConnection {
       async () => new Map(masters().map((node, i) => [nodeId(node, i), ioRedisSubscriber(node)])),
       cluster
         ? (down) => {
-            client.on('+node', down)
-            client.on('-node', down)
+            // +node / -node miss a replica promoted after its master failed: ioredis only flips
+            // the role of the connection it already had, with no event. So the masters are also
+            // compared after every slots refresh (which follows the MOVED that reveals a failover).
+            const masterIds = () =>
+              masters()
+                .map((node, i) => nodeId(node, i))
+                .sort()
+                .join(' ')
+            let known = masterIds()
+            const check = () => {
+              const now = masterIds()
+              if (now === known) return
+              known = now
+              down()
+            }
+            for (const event of ['+node', '-node', 'refresh']) client.on(event, check)
             return () => {
-              client.removeListener('+node', down)
-              client.removeListener('-node', down)
+              for (const event of ['+node', '-node', 'refresh']) client.removeListener(event, check)
             }
           }
         : undefined,
@@ -313,31 +326,78 @@ function nodeRedisMasterIds(cluster: NodeRedisClusterLike): string[] {
  */
 const TOPOLOGY_POLL_MS = 250
 
+/** The least time between two topology re-reads a node-redis cluster is asked for. */
+const REDISCOVER_MS = 500
+
+/**
+ * node-redis (v5) re-reads the cluster topology only when a reply says MOVED or ASK
+ * (redis/node-redis#2806). After a master crashes, commands for its slots keep going to its dead
+ * connection and fail without ever reaching a node that could answer MOVED, so the promoted
+ * replica is never found. So a failure that may come from a topology change asks the cluster to
+ * re-read it, through node-redis's own (internal) rediscover() where this version has one: one at
+ * a time, at most every REDISCOVER_MS. The failed request still fails (a 503); later ones reach
+ * the promoted replica.
+ */
+function nodeRedisRediscover(cluster: NodeRedisClusterLike): (error: unknown) => void {
+  const slots = (cluster as { _slots?: { rediscover?: (startWith: unknown) => Promise<unknown> } })._slots
+  let running = false
+  let last = 0
+  return (error) => {
+    // RESP error replies start with an upper-case code: apart from CLUSTERDOWN they are about the
+    // command, not the topology (MOVED and ASK node-redis follows itself). Offline, closed,
+    // timed out: the node may be gone.
+    const message = replyMessage(error)
+    if (/^[A-Z]+ /.test(message) && !message.startsWith('CLUSTERDOWN')) return
+    if (running || Date.now() - last < REDISCOVER_MS || typeof slots?.rediscover !== 'function') return
+    // It asks this client's node first, then the root nodes.
+    const startWith = cluster.masters
+      .map((master) => (master as { client?: { isReady?: boolean } }).client)
+      .find((client) => client?.isReady === true)
+    if (startWith === undefined) return
+    running = true
+    last = Date.now()
+    void slots
+      .rediscover(startWith)
+      .catch(() => undefined)
+      .finally(() => {
+        running = false
+      })
+  }
+}
+
 function nodeRedisClusterConnection(cluster: NodeRedisClusterLike): RedisConnection {
   const clients = () => Promise.all(cluster.masters.map((master) => cluster.nodeClient(master)))
-  return {
-    command: (key, args) => cluster.sendCommand(key, false, args),
-    async masters() {
-      return (await clients()).map((node) => (args: string[]) => node.sendCommand(args))
+  const rediscover = nodeRedisRediscover(cluster)
+  const failed = (error: unknown): never => {
+    rediscover(error)
+    throw error
+  }
+  const subscriptions = subscriptionOps(
+    async () => {
+      const ids = nodeRedisMasterIds(cluster)
+      const nodes = await clients()
+      return new Map(nodes.map((node, i) => [ids[i]!, nodeRedisSubscriber(node)]))
     },
-    ...subscriptionOps(
-      async () => {
-        const ids = nodeRedisMasterIds(cluster)
-        const nodes = await clients()
-        return new Map(nodes.map((node, i) => [ids[i]!, nodeRedisSubscriber(node)]))
-      },
-      (down) => {
-        let known = nodeRedisMasterIds(cluster).sort().join(' ')
-        const timer = setInterval(() => {
-          const now = nodeRedisMasterIds(cluster).sort().join(' ')
-          if (now === known) return
-          known = now
-          down()
-        }, TOPOLOGY_POLL_MS)
-        timer.unref()
-        return () => clearInterval(timer)
-      },
-    ),
+    (down) => {
+      let known = nodeRedisMasterIds(cluster).sort().join(' ')
+      const timer = setInterval(() => {
+        const now = nodeRedisMasterIds(cluster).sort().join(' ')
+        if (now === known) return
+        known = now
+        down()
+      }, TOPOLOGY_POLL_MS)
+      timer.unref()
+      return () => clearInterval(timer)
+    },
+  )
+  return {
+    command: (key, args) => cluster.sendCommand(key, false, args).catch(failed),
+    async masters() {
+      return (await clients()).map((node) => (args: string[]) => node.sendCommand(args).catch(failed))
+    },
+    ...subscriptions,
+    // A subscriber that cannot reach its master is a hint too (a HybridStore with no traffic).
+    resubscribe: (subscription, channel) => subscriptions.resubscribe(subscription, channel).catch(failed),
   }
 }
 
