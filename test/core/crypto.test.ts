@@ -63,7 +63,11 @@ describe('encryption at rest (AES-256-GCM envelope)', () => {
     const ivs = new Set<string>()
     for (let i = 0; i < 1000; i++) {
       // Envelope: version (1 byte), key id (4), IV (12), tag (16), ciphertext.
-      ivs.add(Buffer.from(encrypt(keyring, 'same', 'ad'), 'base64url').subarray(5, 17).toString('hex'))
+      ivs.add(
+        Buffer.from(encrypt(keyring, 'same', 'ad'), 'base64url')
+          .subarray(5, 17)
+          .toString('hex'),
+      )
     }
     expect(ivs.size).to.equal(1000)
   })
