@@ -37,11 +37,33 @@ describe('SessionManager with a synchronous store (openNow / commitNow)', () => 
   it('keeps the asynchronous path for a subclass that overrides write() but not writeNow()', async () => {
     const store = new CountingStore()
     const manager = new SessionManager({ secret: SECRET, route: 'w0', store })
-    expect(manager.openNow(undefined)).to.equal(undefined)
     const ctx = await manager.open(undefined)
     ctx.session.set('a', 1)
     expect(ctx.commitNow(false)).to.equal(WAIT)
     await ctx.commit(false)
+    expect(store.writes).to.equal(1)
+  })
+
+  it('with an asynchronous store, opens and commits at once whatever needs no store call', async () => {
+    const store = new CountingStore()
+    const manager = new SessionManager({ secret: SECRET, route: 'w0', store })
+    // No cookie: a fresh session needs no read.
+    const first = manager.openNow(undefined)!
+    first.session.set('count', 1)
+    expect(first.commitNow(false)).to.equal(WAIT)
+    const cookie = (await first.commit(false))!.split(';')[0]!
+    first.release()
+    // A stored session that nobody holds must be read: open() does it.
+    expect(manager.openNow(cookie)).to.equal(undefined)
+    const holder = await manager.open(cookie)
+    // Held by a request in flight: shared at once, no read.
+    const sharer = manager.openNow(cookie)!
+    expect(sharer.session.get('count')).to.equal(1)
+    // Unchanged and no touch due: nothing to store, no waiting, no store call.
+    expect(sharer.commitNow(false)).to.equal(undefined)
+    expect(holder.commitNow(false)).to.equal(undefined)
+    sharer.release()
+    holder.release()
     expect(store.writes).to.equal(1)
   })
 

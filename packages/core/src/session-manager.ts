@@ -202,12 +202,13 @@ export class SessionManager {
   }
 
   /**
-   * `open()` without waiting, for stores with synchronous reads (MemoryStore): the context, or
-   * undefined when this store or this moment needs `open()` (another request is loading the same
-   * session). Throws ERR_TETHER_STORE_UNAVAILABLE where `open()` would reject with it.
+   * `open()` without waiting: the context, or undefined when this moment needs `open()` (the
+   * session must be read from a store without synchronous reads, or another request is loading
+   * it). No cookie, a rejected one, or a session that a request in flight already holds never
+   * need a store read; with MemoryStore nothing does. Throws ERR_TETHER_STORE_UNAVAILABLE where
+   * `open()` would reject with it.
    */
   openNow(cookieHeader: unknown): SessionContext | undefined {
-    if (!this.#synchronous) return undefined
     let rejectedFormat = 0
     let rejectedMac = 0
     let context: SessionContext | undefined
@@ -282,7 +283,7 @@ export class SessionManager {
     return live
   }
 
-  /** #acquire without waiting; LOADING when an asynchronous load of the session is under way. */
+  /** #acquire without waiting; LOADING when the session is being loaded, or must be, asynchronously. */
   #acquireNow(storeId: string, token: string, route: string): LiveSession | undefined | typeof LOADING {
     const current = this.#live.get(storeId)
     if (current !== undefined) {
@@ -292,6 +293,8 @@ export class SessionManager {
         return current
       }
     }
+    // A store read that has to wait: open() does it.
+    if (!this.#synchronous) return LOADING
     let stored: StoredSession | undefined
     try {
       stored = this.store.getNow!(storeId)
@@ -477,12 +480,11 @@ export class SessionManager {
   }
 
   /**
-   * `flush()` without waiting, for stores with synchronous writes: the outcome, or WAIT when the
-   * store has none or another write of this session is still in flight. Throws where `flush()`
-   * would reject.
+   * `flush()` without waiting: the outcome, or WAIT when something must be written (or touched)
+   * and the store has no synchronous writes, or another write of this session is still in flight.
+   * Throws where `flush()` would reject.
    */
   flushNow(live: LiveSession, session: Session, upTo?: number): FlushOutcome | typeof WAIT {
-    if (!this.#synchronous) return WAIT
     const store = this.store as Required<Pick<SessionStore, 'writeNow' | 'touchNow'>>
     let result: FlushOutcome = 'unchanged'
     const hadChanges = upTo !== undefined && this.#pending(live, upTo)
@@ -491,6 +493,8 @@ export class SessionManager {
       if (next === 'done') break
       // Only on the first turn: a synchronous write never leaves one in flight.
       if (next === 'wait') return WAIT
+      // Nothing to store costs no wait with any store; a write or touch does unless it is in-process.
+      if (!this.#synchronous) return WAIT
       const step = this.#prepareStep(live, session, next)
       let ok: boolean
       try {
@@ -734,9 +738,9 @@ export class SessionContext {
   }
 
   /**
-   * `commit()` without waiting, for stores with synchronous writes: the Set-Cookie header (or
-   * undefined), or WAIT when `commit()` is needed. Throws ERR_TETHER_STORE_UNAVAILABLE where
-   * `commit()` would reject with it.
+   * `commit()` without waiting: the Set-Cookie header (or undefined), or WAIT when `commit()` is
+   * needed (something to store in a store without synchronous writes). Throws
+   * ERR_TETHER_STORE_UNAVAILABLE where `commit()` would reject with it.
    */
   commitNow(secureRequest: SecureRequest): string | undefined | typeof WAIT {
     const live = this.#live
