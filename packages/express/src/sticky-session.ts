@@ -10,6 +10,7 @@ import {
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { commitBeforeHead, holdOwner } from './commit-before-head.js'
 import { resolveAdapterOptions, STORE_UNAVAILABLE_BODY, type StickySessionOptions } from './options.js'
+import { setRequestSession } from './request-session.js'
 
 /** The middleware returned by `stickySession()`, with the engine behind it. */
 export interface StickySessionMiddleware extends RequestHandler {
@@ -105,7 +106,7 @@ function bind(
   req: Request,
   res: Response,
 ): void {
-  req.session = ctx.session
+  setRequestSession(req, ctx.session)
   if (isMisrouted(ctx.route, manager.route, req.socket)) {
     // A pooled keep-alive connection brought another worker's session here: close it so the
     // client's next request is routed afresh to the owner.
