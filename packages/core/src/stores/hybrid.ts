@@ -9,8 +9,9 @@ import type { SessionStore, SessionWrite, StoredSession } from './store.js'
 export interface HybridStoreOptions extends Omit<RedisStoreOptions, 'publish'> {
   /**
    * Most sessions kept in this process's cache (least recently used go first). Each entry holds
-   * the session as stored (encrypted when encryption is on), so memory is about the size of your
-   * sessions times this number.
+   * the session as stored (encrypted when encryption is on) and, once it has been read, its
+   * decrypted JSON (so hits cost no AES), so memory is about twice the size of your sessions times
+   * this number.
    * @default 10_000
    */
   maxEntries?: number
