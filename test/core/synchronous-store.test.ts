@@ -81,5 +81,13 @@ describe('SessionManager with a synchronous store (openNow / commitNow)', () => 
       .to.throw()
       .with.property('code', 'ERR_TETHER_STORE_UNAVAILABLE')
     expect(manager.metrics.get('storeErrors')).to.equal(1)
+    // The refused change is kept: once there is room, the next commit stores it.
+    await login.session.destroy()
+    login.release()
+    next.session.set('y', 2)
+    expect(next.commitNow(false)).to.be.a('string')
+    next.release()
+    const stored = await store.get([...(await store.ids())][0]!)
+    expect(Object.keys(stored!.fields).sort()).to.deep.equal(['x', 'y'])
   })
 })

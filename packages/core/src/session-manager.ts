@@ -495,7 +495,7 @@ export class SessionManager {
       if (next === 'wait') return WAIT
       // Nothing to store costs no wait with any store; a write or touch does unless it is in-process.
       if (!this.#synchronous) return WAIT
-      const step = this.#prepareStep(live, session, next)
+      const step = this.#prepareStep(live, session, next, false)
       let ok: boolean
       try {
         ok =
@@ -503,8 +503,11 @@ export class SessionManager {
             ? store.writeNow(live.storeId!, step.write)
             : store.touchNow(live.storeId!, step.now, step.expiresAt)
       } catch (error) {
-        throw this.#stepFailed(live, step, error)
+        // The changes are still in the dirty map: the next commit tries them again.
+        this.metrics.increment('storeErrors')
+        throw storeUnavailable(error)
       }
+      if (step.changes !== undefined) live.dirty.clear()
       result = this.#stepDone(live, step, ok, result)
       if (result === 'gone') return 'gone'
     }
@@ -522,7 +525,12 @@ export class SessionManager {
     return live.dirty.size > 0 || !live.stored ? 'write' : 'touch'
   }
 
-  #prepareStep(live: LiveSession, session: Session, kind: 'write' | 'touch'): FlushStep {
+  /**
+   * The next step's data. `detach` hands the changes over and collects later ones in a new map
+   * (a write that waits lets other requests change the session meanwhile); a synchronous write
+   * reads the dirty map itself, which is cleared once the store took it.
+   */
+  #prepareStep(live: LiveSession, session: Session, kind: 'write' | 'touch', detach = true): FlushStep {
     const now = Date.now()
     const expiresAt = this.expiresAt(live.createdAt, now)
     const create = !live.stored
@@ -531,9 +539,8 @@ export class SessionManager {
       live.touchRequested = false
       return { now, expiresAt, create, captured, changes: undefined, write: undefined }
     }
-    // The step takes the changes as they are; later ones collect in a new map.
     const changes = live.dirty
-    live.dirty = new Map()
+    if (detach) live.dirty = new Map()
     const write = this.#writeOf(live, changes, now, expiresAt, session)
     return { now, expiresAt, create, captured, changes, write }
   }
