@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv } from 'node:crypto'
 import type { Keyring } from './keyring.js'
+import { RandomPool } from './random-pool.js'
 
 /**
  * Encryption at rest: AES-256-GCM in a versioned envelope, base64url-encoded so every store can
@@ -20,26 +21,13 @@ const IV_BYTES = 12
 const TAG_BYTES = 16
 const HEADER_BYTES = 1 + KEY_ID_BYTES + IV_BYTES + TAG_BYTES
 
-// IVs are cut from a pooled block of CSPRNG output: one getrandom() call per 256 IVs instead of
-// one per encrypted field (a call costs about 5 µs on a small VM). Random 96-bit IVs from a CSPRNG
-// are what GCM's random-IV construction asks for; every byte of the pool is used once.
-const POOL_IVS = 256
-let ivPool = Buffer.alloc(0)
-let ivOffset = 0
-
-function nextIv(): Buffer {
-  if (ivOffset + IV_BYTES > ivPool.length) {
-    ivPool = randomBytes(IV_BYTES * POOL_IVS)
-    ivOffset = 0
-  }
-  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES)
-  ivOffset += IV_BYTES
-  return iv
-}
+// Random 96-bit IVs from a CSPRNG are what GCM's random-IV construction asks for; one
+// getrandom() call per 256 of them instead of one per encrypted field.
+const ivPool = new RandomPool(IV_BYTES * 256)
 
 export function encrypt(keyring: Keyring, plaintext: string, associatedData: string): string {
   const key = keyring.current
-  const iv = nextIv()
+  const iv = ivPool.take(IV_BYTES)
   const cipher = createCipheriv('aes-256-gcm', key.cipherKey, iv, { authTagLength: TAG_BYTES })
   cipher.setAAD(Buffer.from(associatedData))
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])

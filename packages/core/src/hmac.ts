@@ -44,7 +44,11 @@ export class HmacSha256 {
     }
     // The buffers are reused: this runs start to end without yielding, so no call can interleave.
     const room = this.#inner.length - BLOCK_BYTES
-    if (Buffer.byteLength(data) > room) this.#grow(Buffer.byteLength(data))
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only long messages need counting.
+    if (data.length * 3 > room) {
+      const needed = Buffer.byteLength(data)
+      if (needed > room) this.#grow(needed)
+    }
     const length = this.#inner.write(data, BLOCK_BYTES, 'utf8')
     const inner = oneShotHash('sha256', this.#inner.subarray(0, BLOCK_BYTES + length), 'latin1')
     this.#outer.write(inner, BLOCK_BYTES, 'latin1')

@@ -1,27 +1,21 @@
 import * as crypto from 'node:crypto'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { RandomPool } from './random-pool.js'
 
 /** Bytes of CSPRNG output in a session token: 256 bits, far above OWASP's 64-bit minimum. */
 export const TOKEN_BYTES = 32
 /** Length of a token in base64url characters. */
 export const TOKEN_LENGTH = 43
 
-// Tokens are cut from a pooled block of CSPRNG output (like Node's randomUUID cache): one
-// getrandom() call per 128 tokens instead of one per token. Every byte is used exactly once.
-const POOL_TOKENS = 128
-let pool = Buffer.alloc(0)
-let offset = 0
+// One getrandom() call per 128 tokens instead of one per token.
+const pool = new RandomPool(TOKEN_BYTES * 128)
 
 /** A fresh, unguessable session token (base64url, no padding). */
 export function newToken(): string {
-  if (offset + TOKEN_BYTES > pool.length) {
-    pool = randomBytes(TOKEN_BYTES * POOL_TOKENS)
-    offset = 0
-  }
-  const token = pool.toString('base64url', offset, offset + TOKEN_BYTES)
+  const bytes = pool.take(TOKEN_BYTES)
+  const token = bytes.toString('base64url')
   // Wipe what was handed out, so the pool never holds a live token's bytes.
-  pool.fill(0, offset, offset + TOKEN_BYTES)
-  offset += TOKEN_BYTES
+  bytes.fill(0)
   return token
 }
 

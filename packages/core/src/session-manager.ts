@@ -503,9 +503,8 @@ export class SessionManager {
             ? store.writeNow(live.storeId!, step.write)
             : store.touchNow(live.storeId!, step.now, step.expiresAt)
       } catch (error) {
-        // The changes are still in the dirty map: the next commit tries them again.
-        this.metrics.increment('storeErrors')
-        throw storeUnavailable(error)
+        // The changes are still in the dirty map (the step read it in place): nothing to put back.
+        throw this.#stepFailed(live, step, error)
       }
       if (step.changes !== undefined) live.dirty.clear()
       result = this.#stepDone(live, step, ok, result)
