@@ -261,6 +261,27 @@ for (const topology of ['standalone', 'cluster'] as const) {
       expect(stale).to.equal(0)
     })
 
+    it("keeps the copy A read after B's change: later deliveries of the same announcement do not drop it", async () => {
+      // In a cluster A listens on every master, so each announcement reaches it once from the
+      // master that ran the change and again, later, from every other master over the cluster bus.
+      const metrics = new Metrics()
+      store.attachMetrics(metrics)
+      const id = newStoreId()
+      await store.write(id, writeOf({ set: { n: '0' } }))
+      const rounds = 20
+      let kept = 0
+      for (let round = 1; round <= rounds; round++) {
+        await peer.send('write', id, { set: { n: String(round) } })
+        expect((await store.get(id))?.fields.n, `round ${round}: A after B`).to.equal(String(round))
+        // Time for the other masters' copies of B's announcement to arrive.
+        await new Promise((resolve) => setTimeout(resolve, 30))
+        const hits = metrics.get('cacheHits')
+        expect((await store.get(id))?.fields.n).to.equal(String(round))
+        if (metrics.get('cacheHits') === hits + 1) kept++
+      }
+      expect(kept, 'rounds whose second read A served from its cache').to.equal(rounds)
+    })
+
     it("process B destroys (a logout on another node), process A's next read finds nothing", async () => {
       for (let round = 0; round < 50; round++) {
         const id = newStoreId()

@@ -36,6 +36,12 @@ interface Flight {
   held: boolean
 }
 
+/**
+ * How long an announcement is remembered. The cluster bus delivers the other masters' copies
+ * within milliseconds; one arriving later than this only costs a needless cache miss.
+ */
+const HEARD_WINDOW_MS = 10_000
+
 const DEFAULTS = {
   maxEntries: 10_000,
   resyncInterval: 1000,
@@ -73,6 +79,7 @@ export class HybridStore implements SessionStore {
   #retry: NodeJS.Timeout | undefined
   #probe: { nonce: string; heard: () => void } | undefined
   #waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = []
+  readonly #heard = new RecentlyHeard(HEARD_WINDOW_MS)
 
   constructor(options: HybridStoreOptions) {
     if (typeof options !== 'object' || options === null)
@@ -331,7 +338,7 @@ export class HybridStore implements SessionStore {
   #onMessage(message: string): void {
     const colon = message.indexOf(':')
     if (colon < 0) return
-    const origin = message.slice(0, colon)
+    const sender = message.slice(0, colon)
     const subject = message.slice(colon + 1)
     if (subject.startsWith('~')) {
       if (this.#probe !== undefined && subject.slice(1) === this.#probe.nonce) this.#probe.heard()
@@ -341,8 +348,13 @@ export class HybridStore implements SessionStore {
       this.#dropAll()
       return
     }
+    // `<origin>.<sequence>`: a change, announced once but heard from every master of a cluster.
+    const dot = sender.indexOf('.')
+    const origin = dot < 0 ? sender : sender.slice(0, dot)
     // Our own changes were applied to the cache when their write returned.
     if (origin === this.redis.origin) return
+    // A later copy would drop a copy read after the change, which is current.
+    if (dot >= 0 && this.#heard.repeats(sender)) return
     this.#invalidate(subject)
   }
 
@@ -379,6 +391,31 @@ export class HybridStore implements SessionStore {
   /** A result may enter the cache: nothing was announced for it meanwhile and no gap occurred. */
   #fresh(flight: Flight): boolean {
     return flight.held && this.#caching && !flight.stale && flight.epoch === this.#epoch
+  }
+}
+
+/** Announcements heard in the last one to two windows, in two generations (no timer). */
+class RecentlyHeard {
+  readonly #window: number
+  #current = new Set<string>()
+  #previous = new Set<string>()
+  #since = Date.now()
+
+  constructor(window: number) {
+    this.#window = window
+  }
+
+  /** Records `name`; true when it was already heard. */
+  repeats(name: string): boolean {
+    const now = Date.now()
+    if (now - this.#since >= this.#window) {
+      this.#previous = now - this.#since >= 2 * this.#window ? new Set() : this.#current
+      this.#current = new Set()
+      this.#since = now
+    }
+    if (this.#current.has(name) || this.#previous.has(name)) return true
+    this.#current.add(name)
+    return false
   }
 }
 

@@ -94,6 +94,8 @@ export class RedisStore implements SessionStore {
   readonly origin = randomBytes(9).toString('base64url')
   readonly #redis: RedisConnection
   readonly #publish: boolean
+  /** Announcements made so far (see #notice). */
+  #announced = 0
 
   constructor(options: RedisStoreOptions) {
     if (typeof options !== 'object' || options === null)
@@ -323,8 +325,14 @@ export class RedisStore implements SessionStore {
     if (this.#publish) await this.#send(key, ['EXISTS', key])
   }
 
+  /**
+   * The channel and message announcing a change of `id`: `<origin>.<sequence>:<id>`. The sequence
+   * makes each announcement unique, so a subscriber that hears it more than once (from every
+   * master of a cluster) can apply it once.
+   */
   #notice(id: string): [string, string] {
-    return this.#publish ? [this.channel, `${this.origin}:${id}`] : ['', '']
+    if (!this.#publish) return ['', '']
+    return [this.channel, `${this.origin}.${(++this.#announced).toString(36)}:${id}`]
   }
 
   async #index(owner: string, id: string, expiresAt: number): Promise<void> {
