@@ -2,9 +2,10 @@
 // Prints "READY <url>" once listening. /key, /keys, /slow-set and /logout serve
 // bench/adapters-lost-updates.ts. GET /count loads, increments and saves a counter in the
 // session; GET /new creates a session; GET /peek reads the counter without changing it, with the
-// number of /count and /new requests handled and the CPU time this process has used.
+// number of /count and /new requests handled and the CPU and GC time this process has used.
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
+import { PerformanceObserver } from 'node:perf_hooks'
 import type { Session } from '@tether/core'
 import { stickySession } from '@tether/express'
 import tether from '@tether/fastify'
@@ -15,9 +16,14 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
 const [framework, variant] = process.argv.slice(2)
 let handled = 0
+// Time spent in garbage collection: what a per-request allocation pattern costs shows up here.
+let gcMicros = 0
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMicros += entry.duration * 1000
+}).observe({ entryTypes: ['gc'] })
 const stats = (count: unknown) => {
   const cpu = process.cpuUsage()
-  return { count: count ?? 0, handled, cpuMicros: cpu.user + cpu.system, userMicros: cpu.user }
+  return { count: count ?? 0, handled, cpuMicros: cpu.user + cpu.system, userMicros: cpu.user, gcMicros }
 }
 
 // @fastify/session declares its own request.session type; loaded untyped so that it does not

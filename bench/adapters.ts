@@ -57,6 +57,8 @@ interface Row {
   handled: number
   /** Server CPU time per handled request, in microseconds: steadier than req/s on a busy machine. */
   cpuPerRequest: number
+  /** Server time in garbage collection per handled request, in microseconds (part of the CPU). */
+  gcPerRequest: number
   errors: number
   /** Increments that reached the store during the measured run. */
   counted?: number
@@ -66,6 +68,7 @@ interface Stats {
   count: number
   handled: number
   cpuMicros: number
+  gcMicros: number
 }
 
 interface Target {
@@ -97,6 +100,7 @@ async function runRound(framework: string, workload: Row['workload'], round: num
         p99: 0,
         handled: 0,
         cpuPerRequest: 0,
+        gcPerRequest: 0,
         errors: 0,
       }
       targets.push({ variant, url, child, headers, row })
@@ -113,6 +117,7 @@ async function runRound(framework: string, workload: Row['workload'], round: num
     await settle()
     const p99s = new Map<Target, number[]>(targets.map((t) => [t, []]))
     const cpu = new Map<Target, number>(targets.map((t) => [t, 0]))
+    const gc = new Map<Target, number>(targets.map((t) => [t, 0]))
     const requests = new Map<Target, number>(targets.map((t) => [t, 0]))
     for (let slice = 0; slice < slices; slice++) {
       for (let i = 0; i < targets.length; i++) {
@@ -128,6 +133,7 @@ async function runRound(framework: string, workload: Row['workload'], round: num
         const after = await peek(t.url, t.headers)
         t.row.handled += after.handled - before.handled
         cpu.set(t, cpu.get(t)! + after.cpuMicros - before.cpuMicros)
+        gc.set(t, gc.get(t)! + after.gcMicros - before.gcMicros)
         requests.set(t, requests.get(t)! + result.requests.total)
         p99s.get(t)!.push(result.latency.p99)
         t.row.errors += result.errors + result.non2xx + result.timeouts
@@ -138,6 +144,7 @@ async function runRound(framework: string, workload: Row['workload'], round: num
       t.row.rps = requests.get(t)! / duration
       t.row.p99 = median(p99s.get(t)!)
       t.row.cpuPerRequest = cpu.get(t)! / t.row.handled
+      t.row.gcPerRequest = gc.get(t)! / t.row.handled
     }
     return targets.map((t) => t.row)
   } finally {
@@ -161,7 +168,7 @@ for (let round = 0; round < repeat; round++) {
         const key = `${framework} ${workload} ${row.variant}`
         samples.set(key, [...(samples.get(key) ?? []), row])
         console.error(
-          `round ${round + 1}: ${key}: ${row.rps.toFixed(0)} req/s, ${row.cpuPerRequest.toFixed(0)} µs CPU/req`,
+          `round ${round + 1}: ${key}: ${row.rps.toFixed(0)} req/s, ${row.cpuPerRequest.toFixed(0)} µs CPU/req (${row.gcPerRequest.toFixed(1)} in GC)`,
         )
       }
     }
@@ -174,6 +181,7 @@ const rows: Row[] = [...samples.values()].map((runs) => {
     rps: median(runs.map((r) => r.rps)),
     p99: median(runs.map((r) => r.p99)),
     cpuPerRequest: median(runs.map((r) => r.cpuPerRequest)),
+    gcPerRequest: median(runs.map((r) => r.gcPerRequest)),
     handled: sum(runs.map((r) => r.handled)),
     errors: sum(runs.map((r) => r.errors)),
   }
@@ -200,9 +208,9 @@ console.log(
   `\n${duration} s per case in ${slices} alternating turns, ${connections} connections, ${repeat} round(s) (medians), Node.js ${process.version}\n`,
 )
 console.log(
-  '| workload | stack | req/s | p99 ms | req/s vs plain | req/s vs anchor | server CPU µs/req | CPU vs plain | counter kept | errors |',
+  '| workload | stack | req/s | p99 ms | req/s vs plain | req/s vs anchor | server CPU µs/req | CPU vs plain | GC µs/req | counter kept | errors |',
 )
-console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |')
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |')
 for (const row of rows) {
   const same = (variant: Variant) =>
     rows.find((r) => r.framework === row.framework && r.workload === row.workload && r.variant === variant)!
@@ -216,7 +224,7 @@ for (const row of rows) {
       ? ''
       : `${row.counted} of ${row.handled} (${((100 * row.counted) / row.handled).toFixed(1)}%)`
   console.log(
-    `| ${row.workload} | ${name(row)} | ${fmt(row.rps)} | ${row.p99} | ${vsPlain} | ${vsAnchor} | ${row.cpuPerRequest.toFixed(0)} | ${cpuVsPlain} | ${counter} | ${row.errors} |`,
+    `| ${row.workload} | ${name(row)} | ${fmt(row.rps)} | ${row.p99} | ${vsPlain} | ${vsAnchor} | ${row.cpuPerRequest.toFixed(0)} | ${cpuVsPlain} | ${row.gcPerRequest.toFixed(1)} | ${counter} | ${row.errors} |`,
   )
 }
 

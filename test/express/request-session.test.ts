@@ -4,7 +4,7 @@ import supertest from 'supertest'
 import { TEST_SECRET } from '../support/adapter-drivers.js'
 import { cookieFrom } from '../support/session-cookie.js'
 
-// req.session is served by an accessor on Express's shared request prototype (no own property per
+// req.session is served by an accessor on Express's shared request prototype (no own `session` per
 // request); these check what a user relies on: it reaches every part of an app, and only the apps
 // that use Tether.
 describe('express: req.session across apps, routers and other middleware', () => {

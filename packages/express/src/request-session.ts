@@ -1,30 +1,25 @@
 import { IncomingMessage } from 'node:http'
 import type { Session } from '@tether/core'
+import { holdOwner } from './commit-before-head.js'
 
 /**
- * `req.session` without an own property per request. Express swaps every request's prototype,
- * which leaves it with a dictionary of properties that an added property makes V8 copy and grow
- * (about a kilobyte per request, measured). So `session` is an accessor on Express's shared
- * `request` prototype (the one every app's `request` inherits from, so mounted sub-apps see it
- * too), and the value lives in a WeakMap.
+ * `req.session` without a property of its own per request. Express swaps every request's
+ * prototype, which leaves it with a dictionary of properties that each added property makes V8
+ * copy and grow. So `session` is an accessor on Express's shared `request` prototype (the one
+ * every app's `request` inherits from, so mounted sub-apps see it too), which reads the session
+ * from the request's hold (see commitBeforeHead): the one property Tether adds.
  */
-const sessions = new WeakMap<object, Session>()
-/** App prototypes already looked at: whether requests under them use the accessor. */
 const viaAccessor = new WeakMap<object, boolean>()
 
-export function setRequestSession(req: IncomingMessage, session: Session): void {
+/** Makes `req.session` show `session`, which must be its hold's session where the accessor works. */
+export function exposeSession(req: IncomingMessage, session: Session): void {
   const proto = Object.getPrototypeOf(req) as object | null
-  if (proto === null) {
-    ;(req as IncomingMessage & { session: Session }).session = session
-    return
-  }
-  let accessor = viaAccessor.get(proto)
+  let accessor = proto === null ? false : viaAccessor.get(proto)
   if (accessor === undefined) {
-    accessor = installAccessor(proto)
-    viaAccessor.set(proto, accessor)
+    accessor = installAccessor(proto!)
+    viaAccessor.set(proto!, accessor)
   }
-  if (accessor) sessions.set(req, session)
-  else (req as IncomingMessage & { session: Session }).session = session
+  if (!accessor) (req as IncomingMessage & { session: Session }).session = session
 }
 
 /**
@@ -46,8 +41,8 @@ function installAccessor(proto: object): boolean {
 }
 
 const sessionAccessor: PropertyDescriptor = {
-  get(this: object): Session | undefined {
-    return sessions.get(this)
+  get(this: IncomingMessage): Session | undefined {
+    return holdOwner(this)?.session
   },
   // Code that assigns req.session (other middleware, tests) gets an own property, as it would
   // without Tether, which then hides the accessor for that request.

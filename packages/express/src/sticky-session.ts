@@ -3,6 +3,7 @@ import {
   isMisrouted,
   isTetherError,
   type Metrics,
+  type Session,
   type SessionContext,
   SessionManager,
   type WAIT,
@@ -10,7 +11,7 @@ import {
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { commitBeforeHead, holdOwner } from './commit-before-head.js'
 import { resolveAdapterOptions, STORE_UNAVAILABLE_BODY, type StickySessionOptions } from './options.js'
-import { setRequestSession } from './request-session.js'
+import { exposeSession } from './request-session.js'
 
 /** The middleware returned by `stickySession()`, with the engine behind it. */
 export interface StickySessionMiddleware extends RequestHandler {
@@ -48,7 +49,7 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
 
   const middleware = function stickySession(req: Request, res: Response, next: NextFunction): void {
     // Mounted twice (app and router): the first one owns the request.
-    if (holdOwner(res) !== undefined) {
+    if (holdOwner(req) !== undefined) {
       next()
       return
     }
@@ -106,7 +107,6 @@ function bind(
   req: Request,
   res: Response,
 ): void {
-  setRequestSession(req, ctx.session)
   if (isMisrouted(ctx.route, manager.route, req.socket)) {
     // A pooled keep-alive connection brought another worker's session here: close it so the
     // client's next request is routed afresh to the owner.
@@ -114,9 +114,9 @@ function bind(
     manager.metrics.increment('misroutes')
     ctx.markMisrouted()
   }
-  // The binding rides on the response's hold: one property per request, not two.
   const binding = new ResponseBinding(ctx, req, res, retryAfter)
-  commitBeforeHead(res, binding)
+  commitBeforeHead(req, res, binding)
+  exposeSession(req, ctx.session)
   // Released on the response's 'close' (see commitBeforeHead), which a request whose client is
   // already gone will not see again.
   if (req.socket.destroyed) binding.release()
@@ -137,6 +137,10 @@ class ResponseBinding {
     readonly res: Response,
     readonly retryAfter: number,
   ) {}
+
+  get session(): Session {
+    return this.ctx.session
+  }
 
   release(): void {
     this.#over = true
