@@ -261,6 +261,41 @@ for (const topology of ['standalone', 'cluster'] as const) {
       expect(stale).to.equal(0)
     })
 
+    it("opens A's cached sessions without waiting, and A's next open after B's write shows it (200 rounds)", async function () {
+      this.timeout(30_000)
+      // Unencrypted, so the peer can write values the way the core encodes them (JSON).
+      const manager = new SessionManager({ secret: SECRET, store, encrypt: false })
+      const browser = new SessionBrowser(manager)
+      const before = new Set(await store.ids())
+      await browser.request((s) => s.set('n', 0))
+      const id = (await store.ids()).find((i) => !before.has(i))!
+      /** Opens the session as the adapters do: at once when it can, else by waiting. */
+      const open = async () => {
+        const now = manager.openNow(browser.cookie)
+        const ctx = now ?? (await manager.open(browser.cookie))
+        try {
+          return { n: ctx.session.get('n'), atOnce: now !== undefined }
+        } finally {
+          ctx.release()
+        }
+      }
+      let stale = 0
+      let atOnce = 0
+      const rounds = 200
+      for (let round = 1; round <= rounds; round++) {
+        // B changes the session in its own process…
+        expect(await peer.send('write', id, { set: { n: String(round) } })).to.equal(true)
+        // …A's very next open shows it…
+        if ((await open()).n !== round) stale++
+        // …and A's open after that, with nothing changed, comes from its cache without waiting.
+        const again = await open()
+        if (again.n !== round) stale++
+        if (again.atOnce) atOnce++
+      }
+      expect(stale, 'opens that showed an older value').to.equal(0)
+      expect(atOnce, 'unchanged opens served from the cache without waiting').to.be.at.least(rounds * 0.9)
+    })
+
     it("keeps the copy A read after B's change: later deliveries of the same announcement do not drop it", async () => {
       // In a cluster A listens on every master, so each announcement reaches it once from the
       // master that ran the change and again, later, from every other master over the cluster bus.

@@ -204,8 +204,8 @@ export class SessionManager {
   /**
    * `open()` without waiting: the context, or undefined when this moment needs `open()` (the
    * session must be read from a store without synchronous reads, or another request is loading
-   * it). No cookie, a rejected one, or a session that a request in flight already holds never
-   * need a store read; with MemoryStore nothing does. Throws ERR_TETHER_STORE_UNAVAILABLE where
+   * it). No cookie, a rejected one, a session that a request in flight already holds, or one the
+   * store has in its cache never need a store read; with MemoryStore nothing does. Throws ERR_TETHER_STORE_UNAVAILABLE where
    * `open()` would reject with it.
    */
   openNow(cookieHeader: unknown): SessionContext | undefined {
@@ -293,14 +293,18 @@ export class SessionManager {
         return current
       }
     }
-    // A store read that has to wait: open() does it.
-    if (!this.#synchronous) return LOADING
     let stored: StoredSession | undefined
-    try {
-      stored = this.store.getNow!(storeId)
-    } catch (error) {
-      this.metrics.increment('storeErrors')
-      throw storeUnavailable(error)
+    if (this.#synchronous) {
+      try {
+        stored = this.store.getNow!(storeId)
+      } catch (error) {
+        this.metrics.increment('storeErrors')
+        throw storeUnavailable(error)
+      }
+    } else {
+      // A cache hit needs no wait; anything else is a store read that does: open() does it.
+      stored = this.store.getCached?.(storeId)
+      if (stored === undefined) return LOADING
     }
     const live = this.#fromStored(storeId, token, route, stored)
     if (live === FORGET) {

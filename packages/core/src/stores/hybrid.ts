@@ -55,6 +55,14 @@ const DEFAULTS = {
  * probe message), the cache is bypassed, so a failover, a misrouted request or a second node never
  * reads a copy that another process has changed.
  *
+ * The ordering this rests on: a writer's call returns only after the announcement has left Redis
+ * (the write script publishes, then the writer waits one more round trip, paid only when another
+ * process held the session). Whatever the writer does next (answer its client, who then sends the
+ * next request here) comes after the announcement reached this process's socket, and the event
+ * loop reads sockets in the order they became readable, so the announcement is applied first.
+ * Each announcement carries the writer's origin and a sequence number: in a cluster it arrives
+ * from every master (the bus relays it), and only the first copy counts.
+ *
  * @example
  * const store = new HybridStore({ client: new Redis(), maxEntries: 50_000 })
  * app.use(stickySession({ secret, store }))
@@ -113,23 +121,32 @@ export class HybridStore implements SessionStore {
     this.#metrics = metrics
   }
 
+  /**
+   * The cached session, when the cache is in use and holds it unexpired (counted as a hit); else
+   * undefined, and only get() can tell. The core opens a cached session with it in the request's
+   * own turn. The record is frozen and handed out as is: no copy per hit.
+   */
+  getCached(id: string): StoredSession | undefined {
+    if (!this.#caching) return undefined
+    const hit = this.#cache.get(id)
+    if (hit === undefined) return undefined
+    if (hit.expiresAt <= Date.now()) {
+      this.#cache.delete(id)
+      return undefined
+    }
+    this.#metrics?.increment('cacheHits')
+    return hit.session
+  }
+
   async get(id: string): Promise<StoredSession | undefined> {
     if (this.#caching && this.#cache.has(id)) {
-      // Let the event loop read sockets that are already readable: an announcement that left Redis
-      // before this read began is then applied before the cache is consulted.
+      // A caller in this very process may have just seen another HybridStore's write return (two
+      // stores in one process): let the event loop read sockets that are already readable, so an
+      // announcement that left Redis before this read began is applied before the cache is read.
       await yieldToIo()
     }
-    if (this.#caching) {
-      const hit = this.#cache.get(id)
-      if (hit !== undefined) {
-        if (hit.expiresAt > Date.now()) {
-          this.#metrics?.increment('cacheHits')
-          // Frozen when cached: handed out as is, no copy per hit.
-          return hit.session
-        }
-        this.#cache.delete(id)
-      }
-    }
+    const hit = this.getCached(id)
+    if (hit !== undefined) return hit
     this.#metrics?.increment('cacheMisses')
     const flight = this.#begin(id)
     let record: Awaited<ReturnType<RedisStore['read']>>
@@ -394,6 +411,10 @@ export class HybridStore implements SessionStore {
   }
 }
 
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
 /** Announcements heard in the last one to two windows, in two generations (no timer). */
 class RecentlyHeard {
   readonly #window: number
@@ -417,10 +438,6 @@ class RecentlyHeard {
     this.#current.add(name)
     return false
   }
-}
-
-function yieldToIo(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve))
 }
 
 /** A copy that cannot be changed by whoever reads it from the cache. */

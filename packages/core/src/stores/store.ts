@@ -73,6 +73,13 @@ export interface SessionStore {
   getNow?(id: string): StoredSession | undefined
   writeNow?(id: string, change: SessionWrite): boolean
   touchNow?(id: string, touchedAt: number, expiresAt: number): boolean
+  /**
+   * A copy of the session that this process holds and knows to be current (a cache hit), without
+   * waiting; undefined when the store would have to ask its server, which never means "no
+   * session". Lets the core open a cached session in the same turn as the request, like an
+   * in-process store. Callers read the record and never change it.
+   */
+  getCached?(id: string): StoredSession | undefined
   /** Called by the core so the store can report its own counters (cache hits, evictions). */
   attachMetrics?(metrics: Metrics): void
   /** Releases timers and connections it owns. */
