@@ -41,6 +41,8 @@ interface Flight {
  * within milliseconds; one arriving later than this only costs a needless cache miss.
  */
 const HEARD_WINDOW_MS = 10_000
+/** Most announcements remembered per generation (about 100 bytes each). */
+const HEARD_LIMIT = 50_000
 
 const DEFAULTS = {
   maxEntries: 10_000,
@@ -87,7 +89,7 @@ export class HybridStore implements SessionStore {
   #retry: NodeJS.Timeout | undefined
   #probe: { nonce: string; heard: () => void } | undefined
   #waiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = []
-  readonly #heard = new RecentlyHeard(HEARD_WINDOW_MS)
+  readonly #heard = new RecentlyHeard(HEARD_WINDOW_MS, HEARD_LIMIT)
 
   constructor(options: HybridStoreOptions) {
     if (typeof options !== 'object' || options === null)
@@ -415,21 +417,27 @@ function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }
 
-/** Announcements heard in the last one to two windows, in two generations (no timer). */
+/**
+ * Announcements heard in the last one to two windows, in two generations (no timer). A generation
+ * also ends after `limit` names, which bounds memory when many changes are announced (a missed
+ * repeat only costs a cache miss).
+ */
 class RecentlyHeard {
   readonly #window: number
+  readonly #limit: number
   #current = new Set<string>()
   #previous = new Set<string>()
   #since = Date.now()
 
-  constructor(window: number) {
+  constructor(window: number, limit: number) {
     this.#window = window
+    this.#limit = limit
   }
 
   /** Records `name`; true when it was already heard. */
   repeats(name: string): boolean {
     const now = Date.now()
-    if (now - this.#since >= this.#window) {
+    if (now - this.#since >= this.#window || this.#current.size >= this.#limit) {
       this.#previous = now - this.#since >= 2 * this.#window ? new Set() : this.#current
       this.#current = new Set()
       this.#since = now
