@@ -12,6 +12,17 @@ class CountingStore extends MemoryStore {
   }
 }
 
+/** An asynchronous store with a cache in front: `getCached` answers for the ids in `warm` only. */
+class CachingStore extends CountingStore {
+  readonly warm = new Set<string>()
+  cachedReads = 0
+  getCached(id: string) {
+    if (!this.warm.has(id)) return undefined
+    this.cachedReads++
+    return this.getNow(id)
+  }
+}
+
 describe('SessionManager with a synchronous store (openNow / commitNow)', () => {
   it('opens, changes and commits a MemoryStore session without waiting, and reads it back', () => {
     const store = new MemoryStore()
@@ -65,6 +76,52 @@ describe('SessionManager with a synchronous store (openNow / commitNow)', () => 
     sharer.release()
     holder.release()
     expect(store.writes).to.equal(1)
+  })
+
+  it("with an asynchronous store, opens a session from the store's cache at once, else through open()", async () => {
+    const store = new CachingStore()
+    const manager = new SessionManager({ secret: SECRET, route: 'w0', store })
+    const first = await manager.open(undefined)
+    first.session.set('count', 1)
+    const cookie = (await first.commit(false))!.split(';')[0]!
+    first.release()
+    const [id] = await store.ids()
+    // Not in the cache: only open() can read it.
+    expect(manager.openNow(cookie)).to.equal(undefined)
+    store.warm.add(id!)
+    const ctx = manager.openNow(cookie)!
+    expect(ctx.session.get('count')).to.equal(1)
+    expect(ctx.session.isNew).to.equal(false)
+    ctx.release()
+    expect(store.cachedReads).to.equal(1)
+  })
+
+  it('treats a corrupt record from the cache as no session, and removes it', async () => {
+    const store = new CachingStore()
+    const manager = new SessionManager({ secret: SECRET, route: 'w0', store })
+    const first = await manager.open(undefined)
+    first.session.set('count', 1)
+    const cookie = (await first.commit(false))!.split(';')[0]!
+    first.release()
+    const [id] = await store.ids()
+    const now = Date.now()
+    store.writeNow(id!, {
+      set: { count: '{not json' },
+      unset: [],
+      createdAt: now,
+      touchedAt: now,
+      expiresAt: now + 60_000,
+      established: false,
+      create: false,
+    })
+    store.warm.add(id!)
+    const ctx = manager.openNow(cookie)!
+    expect(ctx.session.isNew).to.equal(true)
+    expect(ctx.session.get('count')).to.equal(undefined)
+    ctx.release()
+    expect(manager.metrics.get('decryptFailures')).to.equal(1)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(store.getNow(id!)).to.equal(undefined)
   })
 
   it('throws ERR_TETHER_STORE_UNAVAILABLE from commitNow when the store refuses the write', async () => {

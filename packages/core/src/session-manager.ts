@@ -205,8 +205,8 @@ export class SessionManager {
    * `open()` without waiting: the context, or undefined when this moment needs `open()` (the
    * session must be read from a store without synchronous reads, or another request is loading
    * it). No cookie, a rejected one, a session that a request in flight already holds, or one the
-   * store has in its cache never need a store read; with MemoryStore nothing does. Throws ERR_TETHER_STORE_UNAVAILABLE where
-   * `open()` would reject with it.
+   * store has in its cache never need a store read; with MemoryStore nothing does. Throws
+   * ERR_TETHER_STORE_UNAVAILABLE where `open()` would reject with it.
    */
   openNow(cookieHeader: unknown): SessionContext | undefined {
     let rejectedFormat = 0

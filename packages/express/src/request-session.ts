@@ -9,6 +9,7 @@ import { holdOwner } from './commit-before-head.js'
  * every app's `request` inherits from, so mounted sub-apps see it too), which reads the session
  * from the request's hold (see commitBeforeHead): the one property Tether adds.
  */
+/** App prototypes already looked at: whether requests under them use the accessor. */
 const viaAccessor = new WeakMap<object, boolean>()
 
 /** Makes `req.session` show `session`, which must be its hold's session where the accessor works. */
