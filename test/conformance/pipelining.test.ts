@@ -34,7 +34,7 @@ const get = (path: string, cookie?: string, last = false) =>
   `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${cookie === undefined ? '' : `Cookie: ${cookie}\r\n`}${last ? 'Connection: close\r\n' : ''}\r\n`
 
 for (const driver of DRIVERS) {
-  describe(`${driver.name}: pipelined requests on one connection`, () => {
+  describe(`${driver.name}: several requests on one connection`, () => {
     let shop: Shop
     afterEach(async () => shop?.close())
 
@@ -62,6 +62,33 @@ for (const driver of DRIVERS) {
       expect(await read(alice)).to.deep.equal({ name: 'alice', fromAlice: true })
       expect(await read(bob)).to.deep.equal({ name: 'bob', fromBob: 1 })
       expect(await read(fresh)).to.deep.equal({ fresh: 1 })
+    })
+
+    it('commits each keep-alive request to its own session when they come one after another', async () => {
+      shop = await startShop(driver)
+      const alice = cookieFrom(await shop.app.get('/set?key=name&value=alice'))
+      const bob = cookieFrom(await shop.app.get('/set?key=name&value=bob'))
+      const port = Number(new URL(shop.app.url).port)
+      // Each request is sent once the one before has been answered (150 ms apart).
+      const { response } = await rawExchange(
+        port,
+        [
+          get('/set?key=first&value=1', alice),
+          get('/set?key=second&value=2', bob),
+          get('/set?key=third&value=3'),
+          get('/set?key=fourth&value=4', alice, true),
+        ],
+        { gap: 150 },
+      )
+      const answers = splitResponses(response)
+      expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200])
+      expect(answers.map((a) => a.setCookie.length)).to.deep.equal([0, 0, 1, 0])
+      const fresh = answers[2]!.setCookie[0]!.split(';')[0]!
+      const read = async (cookie: string) =>
+        (await shop.app.get('/read').set('Cookie', cookie).expect(200)).body.values
+      expect(await read(alice)).to.deep.equal({ name: 'alice', first: 1, fourth: 4 })
+      expect(await read(bob)).to.deep.equal({ name: 'bob', second: 2 })
+      expect(await read(fresh)).to.deep.equal({ third: 3 })
     })
   })
 }

@@ -42,23 +42,52 @@ class Hold {
   constructor(
     readonly originals: Originals,
     readonly owner: HoldOwner,
+    readonly req: IncomingMessage,
   ) {}
 }
 
 /**
- * Each response's hold sits in one symbol-keyed property of its request (the response reaches it
- * through `res.req`): the only property Tether adds per request. Not a WeakMap keyed by request
- * or response: V8 pays at every scavenge for each WeakMap entry whose key is young, and a value
- * that leads back to its key (a hold reaches its response) keeps the key alive until a full GC.
- * Measured under load with two such WeakMaps: GC time per request twice plain Express's, and 4 KB
- * more promoted to the old generation per request.
+ * Where a request's hold is kept. Not in a WeakMap keyed by request or response: V8 pays at every
+ * scavenge for each WeakMap entry whose key is young, and a value that leads back to its key (a
+ * hold reaches its response) keeps the key alive until a full GC; measured under load, two such
+ * WeakMaps doubled GC time per request. Not in a new property of the request either, when it can
+ * be helped: Express swaps every request's prototype, which leaves it with a dictionary of
+ * properties that an added property makes V8 copy and grow (about 1.2 KB per request).
+ *
+ * So the hold of the request a connection is serving sits in a slot on the connection's socket,
+ * added once per connection and reused by every keep-alive request on it; it is emptied when the
+ * response closes. A request that arrives while the slot is taken (pipelining) keeps its hold in
+ * a symbol-keyed property of its own. Either way the response reaches it through `res.req`.
  */
+const SLOT = Symbol('tether.slot')
 const HOLD = Symbol('tether.hold')
+type WithSlot = { [SLOT]?: Hold | undefined }
 type WithHold = { [HOLD]?: Hold }
 type HeldResponse = ServerResponse
 
+function holdOfRequest(req: IncomingMessage): Hold | undefined {
+  const slot = (req.socket as WithSlot | null)?.[SLOT]
+  if (slot !== undefined && slot.req === req) return slot
+  return (req as WithHold)[HOLD]
+}
+
 function holdOf(res: ServerResponse): Hold | undefined {
-  return (res.req as WithHold | undefined)?.[HOLD]
+  const req = res.req as IncomingMessage | undefined
+  return req === undefined ? undefined : holdOfRequest(req)
+}
+
+/**
+ * The response closed: its connection's slot is free for the next request. A hold that is not
+ * simply open moves to its request: a response closed before it was sent (the client hung up)
+ * still commits when the handler writes, and a failed one still swallows the app's late writes.
+ */
+function closed(hold: Hold): void {
+  const socket = hold.req.socket as WithSlot | null
+  if (socket?.[SLOT] === hold) {
+    socket[SLOT] = undefined
+    if (hold.phase !== Phase.Open) (hold.req as WithHold)[HOLD] = hold
+  }
+  hold.owner.release()
 }
 
 /**
@@ -103,7 +132,10 @@ function patchPrototype(res: ServerResponse): Originals {
   const emit = (proto as unknown as { emit: AnyFunction }).emit
   Object.defineProperty(proto, 'emit', {
     value: function emitSeenByTether(this: HeldResponse, event: string | symbol): unknown {
-      if (event === 'close') holdOf(this)?.owner.release()
+      if (event === 'close') {
+        const hold = holdOf(this)
+        if (hold !== undefined) closed(hold)
+      }
       // biome-ignore lint/complexity/noArguments: passes every argument on, without a rest array per event.
       return emit.apply(this, arguments as unknown as unknown[])
     },
@@ -125,12 +157,15 @@ function patchPrototype(res: ServerResponse): Originals {
  * `owner.fail` answers instead (a 503), and later writes of the app are swallowed.
  */
 export function commitBeforeHead(req: IncomingMessage, res: ServerResponse, owner: HoldOwner): void {
-  ;(req as WithHold)[HOLD] = new Hold(patchPrototype(res), owner)
+  const hold = new Hold(patchPrototype(res), owner, req)
+  const socket = req.socket as WithSlot | null
+  if (socket !== null && socket[SLOT] === undefined) socket[SLOT] = hold
+  else (req as WithHold)[HOLD] = hold
 }
 
 /** The owner of a request's hold, if `commitBeforeHead` was called for it. */
 export function holdOwner(req: IncomingMessage): HoldOwner | undefined {
-  return (req as WithHold)[HOLD]?.owner
+  return holdOfRequest(req)?.owner
 }
 
 /**
