@@ -7,7 +7,7 @@ import { holdOwner } from './commit-before-head.js'
  * prototype, which leaves it with a dictionary of properties that each added property makes V8
  * copy and grow. So `session` is an accessor on Express's shared `request` prototype (the one
  * every app's `request` inherits from, so mounted sub-apps see it too), which reads the session
- * from the request's hold (see commitBeforeHead): the one property Tether adds.
+ * from the request's hold (see commitBeforeHead for where that is kept).
  */
 /** App prototypes already looked at: whether requests under them use the accessor. */
 const viaAccessor = new WeakMap<object, boolean>()
