@@ -1,5 +1,6 @@
 import { MemoryStore, SessionManager, type SessionWrite, WAIT } from '@tether/core'
 import { expect } from 'chai'
+import { writeOf } from '../support/store-contract.js'
 
 const SECRET = 's'.repeat(32)
 
@@ -21,6 +22,18 @@ class CachingStore extends CountingStore {
     this.cachedReads++
     return this.getNow(id)
   }
+}
+
+/** A CachingStore with one stored session (count 1) that is not in its cache yet. */
+async function cachingStoreWithSession() {
+  const store = new CachingStore()
+  const manager = new SessionManager({ secret: SECRET, route: 'w0', store })
+  const first = await manager.open(undefined)
+  first.session.set('count', 1)
+  const cookie = (await first.commit(false))!.split(';')[0]!
+  first.release()
+  const [id] = await store.ids()
+  return { store, manager, cookie, id: id! }
 }
 
 describe('SessionManager with a synchronous store (openNow / commitNow)', () => {
@@ -79,16 +92,10 @@ describe('SessionManager with a synchronous store (openNow / commitNow)', () => 
   })
 
   it("with an asynchronous store, opens a session from the store's cache at once, else through open()", async () => {
-    const store = new CachingStore()
-    const manager = new SessionManager({ secret: SECRET, route: 'w0', store })
-    const first = await manager.open(undefined)
-    first.session.set('count', 1)
-    const cookie = (await first.commit(false))!.split(';')[0]!
-    first.release()
-    const [id] = await store.ids()
+    const { store, manager, cookie, id } = await cachingStoreWithSession()
     // Not in the cache: only open() can read it.
     expect(manager.openNow(cookie)).to.equal(undefined)
-    store.warm.add(id!)
+    store.warm.add(id)
     const ctx = manager.openNow(cookie)!
     expect(ctx.session.get('count')).to.equal(1)
     expect(ctx.session.isNew).to.equal(false)
@@ -97,31 +104,16 @@ describe('SessionManager with a synchronous store (openNow / commitNow)', () => 
   })
 
   it('treats a corrupt record from the cache as no session, and removes it', async () => {
-    const store = new CachingStore()
-    const manager = new SessionManager({ secret: SECRET, route: 'w0', store })
-    const first = await manager.open(undefined)
-    first.session.set('count', 1)
-    const cookie = (await first.commit(false))!.split(';')[0]!
-    first.release()
-    const [id] = await store.ids()
-    const now = Date.now()
-    store.writeNow(id!, {
-      set: { count: '{not json' },
-      unset: [],
-      createdAt: now,
-      touchedAt: now,
-      expiresAt: now + 60_000,
-      established: false,
-      create: false,
-    })
-    store.warm.add(id!)
+    const { store, manager, cookie, id } = await cachingStoreWithSession()
+    store.writeNow(id, writeOf({ set: { count: '{not json' }, create: false }))
+    store.warm.add(id)
     const ctx = manager.openNow(cookie)!
     expect(ctx.session.isNew).to.equal(true)
     expect(ctx.session.get('count')).to.equal(undefined)
     ctx.release()
     expect(manager.metrics.get('decryptFailures')).to.equal(1)
     await new Promise((resolve) => setImmediate(resolve))
-    expect(store.getNow(id!)).to.equal(undefined)
+    expect(store.getNow(id)).to.equal(undefined)
   })
 
   it('throws ERR_TETHER_STORE_UNAVAILABLE from commitNow when the store refuses the write', async () => {

@@ -13,7 +13,7 @@ export class RandomPool {
     this.#blockBytes = blockBytes
   }
 
-  /** The next `bytes` random bytes: a view into the block, valid until `wipe` or the next block. */
+  /** The next `bytes` random bytes: a view into the block, never handed out again (a caller may wipe it). */
   take(bytes: number): Buffer {
     if (this.#offset + bytes > this.#block.length) {
       this.#block = randomBytes(Math.max(bytes, this.#blockBytes))
