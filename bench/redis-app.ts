@@ -1,6 +1,8 @@
 // One HTTP app for bench/redis-http.ts, run in a child process of its own so the load generator
 // does not share its event loop. BENCH_APP picks the stack, BENCH_REDIS_URL the Redis.
-// Routes: GET /count increments a session counter, GET /read reads it, GET /plain touches nothing.
+// Routes: GET /count increments a session counter, GET /read reads it, GET /login stores a signed-in
+// user's session (SIGNED_IN: seven keys, about 0.7 KB of JSON), GET /profile reads two of its keys,
+// GET /plain touches nothing.
 import { createRequire } from 'node:module'
 import { HybridStore, RedisStore, type SessionStore } from '@tether/core'
 import { stickySession } from '@tether/express'
@@ -55,6 +57,25 @@ async function connectRedis(): Promise<ConnectRedisStore> {
   return new ConnectRedisStore({ client, prefix: 'bench-cr:' })
 }
 
+/** What an app typically keeps for a signed-in user: one key per concern. */
+const SIGNED_IN: Record<string, unknown> = {
+  userId: 'u-4815162342',
+  name: 'Ada Lovelace',
+  email: 'ada.lovelace@example.com',
+  roles: ['customer', 'beta-tester'],
+  csrf: 'Vx3kq9J2mR8tL5wZ0pN7bC4hF6yD1sG_aE-uQiKoTjM',
+  cart: [
+    { sku: 'TEA-EARLGREY-250', qty: 2, price: 7.5 },
+    { sku: 'MUG-STONEWARE-BLUE', qty: 1, price: 14 },
+    { sku: 'BISCUIT-SHORTBREAD-12', qty: 3, price: 4.25 },
+  ],
+  preferences: { theme: 'dark', language: 'en-GB', currency: 'GBP', newsletter: false },
+}
+const profileOf = (get: (key: string) => unknown) => ({
+  name: get('name'),
+  items: (get('cart') as unknown[] | undefined)?.length ?? 0,
+})
+
 type Counter = { count?: number }
 type KeyValueSession = { get(key: string): unknown; set(key: string, value: unknown): void }
 
@@ -72,6 +93,13 @@ async function listen(): Promise<number> {
       server.get('/read', (req, res) => {
         res.json({ count: req.session.get('count') ?? 0 })
       })
+      server.get('/login', (req, res) => {
+        for (const [key, value] of Object.entries(SIGNED_IN)) req.session.set(key, value)
+        res.json({ ok: true })
+      })
+      server.get('/profile', (req, res) => {
+        res.json(profileOf((key) => req.session.get(key)))
+      })
     } else if (app === 'express-session-connect-redis') {
       server.use(
         session({ secret: SECRET, store: await connectRedis(), resave: false, saveUninitialized: false }),
@@ -84,6 +112,14 @@ async function listen(): Promise<number> {
       server.get('/read', (req, res) => {
         res.json({ count: (req.session as unknown as Counter).count ?? 0 })
       })
+      server.get('/login', (req, res) => {
+        Object.assign(req.session, SIGNED_IN)
+        res.json({ ok: true })
+      })
+      server.get('/profile', (req, res) => {
+        const s = req.session as unknown as Record<string, unknown>
+        res.json(profileOf((key) => s[key]))
+      })
     } else {
       let count = 0
       server.get('/count', (_req, res) => {
@@ -91,6 +127,9 @@ async function listen(): Promise<number> {
       })
       server.get('/read', (_req, res) => {
         res.json({ count })
+      })
+      server.get('/profile', (_req, res) => {
+        res.json(profileOf((key) => SIGNED_IN[key]))
       })
     }
     server.get('/plain', (_req, res) => {
@@ -112,6 +151,11 @@ async function listen(): Promise<number> {
       return { count }
     })
     server.get('/read', async (request) => ({ count: sessionOf(request).get('count') ?? 0 }))
+    server.get('/login', async (request) => {
+      for (const [key, value] of Object.entries(SIGNED_IN)) sessionOf(request).set(key, value)
+      return { ok: true }
+    })
+    server.get('/profile', async (request) => profileOf((key) => sessionOf(request).get(key)))
   } else if (app === 'fastify-session-connect-redis') {
     await server.register(fastifyCookie)
     await server.register(fastifySession, {
@@ -129,9 +173,19 @@ async function listen(): Promise<number> {
     server.get('/read', async (request) => ({
       count: (request as unknown as { session: KeyValueSession }).session.get('count') ?? 0,
     }))
+    server.get('/login', async (request) => {
+      const s = (request as unknown as { session: KeyValueSession }).session
+      for (const [key, value] of Object.entries(SIGNED_IN)) s.set(key, value)
+      return { ok: true }
+    })
+    server.get('/profile', async (request) => {
+      const s = (request as unknown as { session: KeyValueSession }).session
+      return profileOf((key) => s.get(key))
+    })
   } else {
     server.get('/count', async () => ({ count: 0 }))
     server.get('/read', async () => ({ count: 0 }))
+    server.get('/profile', async () => profileOf((key) => SIGNED_IN[key]))
   }
   await server.listen({ port: 0, host: '127.0.0.1' })
   return (server.server.address() as { port: number }).port

@@ -30,6 +30,8 @@ interface App {
   counted: number
   /** 1000 sessions for the read workload. */
   cookies: string[]
+  /** 1000 signed-in sessions (seven keys each) for the profile workload. */
+  signedIn: string[]
 }
 
 async function startApp(stack: string): Promise<App> {
@@ -41,7 +43,7 @@ async function startApp(stack: string): Promise<App> {
     child.once('message', (m: { port: number }) => resolve(m.port))
     child.once('exit', (code) => reject(new Error(`${stack} exited with ${code}`)))
   })
-  return { stack, child, base: `http://127.0.0.1:${port}`, counted: 0, cookies: [] }
+  return { stack, child, base: `http://127.0.0.1:${port}`, counted: 0, cookies: [], signedIn: [] }
 }
 
 async function stopApp(child: ChildProcess): Promise<void> {
@@ -163,8 +165,8 @@ async function load(app: App, path: string, cookie: string | string[] | undefine
   }
 }
 
-async function firstCookie(base: string): Promise<string | undefined> {
-  const res = await fetch(`${base}/count`)
+async function firstCookie(base: string, path = '/count'): Promise<string | undefined> {
+  const res = await fetch(`${base}${path}`)
   const set = res.headers.get('set-cookie')
   return set === null ? undefined : set.split(';')[0]
 }
@@ -184,6 +186,16 @@ const ALL_STACKS = [
   'fastify-tether-hybrid',
   'fastify-session-connect-redis',
 ]
+type Workload = 'count' | 'read' | 'profile' | 'new'
+const label: Record<Workload, string> = {
+  count: 'counter, one cookie (50 connections)',
+  read: 'read, 1000 sessions',
+  profile: 'read, 1000 signed-in sessions (7 keys)',
+  new: 'new session per request',
+}
+const ALL_WORKLOADS: Workload[] = ['count', 'read', 'profile', 'new']
+// BENCH_WORKLOADS=read,new runs a subset of the workloads.
+const workloads = (process.env.BENCH_WORKLOADS?.split(',') ?? ALL_WORKLOADS) as Workload[]
 // BENCH_STACKS=a,b runs a subset (the ratios that need a missing stack are skipped).
 const stacks = process.env.BENCH_STACKS?.split(',') ?? ALL_STACKS
 const apps: App[] = []
@@ -193,6 +205,9 @@ for (const stack of stacks) {
     app.cookie = await firstCookie(app.base)
     app.counted = 1
     for (let i = 0; i < 1000; i++) app.cookies.push((await firstCookie(app.base))!)
+    if (workloads.includes('profile')) {
+      for (let i = 0; i < 1000; i++) app.signedIn.push((await firstCookie(app.base, '/login'))!)
+    }
   } else {
     // Cookies of a session cookie's size, which a plain app ignores, so requests weigh the same.
     for (let i = 0; i < 1000; i++) {
@@ -200,23 +215,16 @@ for (const stack of stacks) {
         `tether.sid=${randomBytes(32).toString('base64url')}.solo.${randomBytes(16).toString('base64url')}`,
       )
     }
+    app.signedIn = app.cookies
   }
   apps.push(app)
 }
 
-type Workload = 'count' | 'read' | 'new'
-const label: Record<Workload, string> = {
-  count: 'counter, one cookie (50 connections)',
-  read: 'read, 1000 sessions',
-  new: 'new session per request',
-}
 // The machine is shared: every stack runs each workload once per round, rounds alternate the
 // stacks, and each keeps its best throughput and its lowest CPU per request. Ratios are the
 // median of the per-round ratios (each round compares stacks measured a few seconds apart).
 const results = new Map<string, Run>()
 const perRound = new Map<string, Run[]>()
-// BENCH_WORKLOADS=read,new runs a subset of the workloads.
-const workloads = (process.env.BENCH_WORKLOADS?.split(',') ?? ['count', 'read', 'new']) as Workload[]
 for (let round = 0; round < ROUNDS; round++) {
   for (const workload of workloads) {
     for (const app of apps) {
@@ -227,7 +235,9 @@ for (let round = 0; round < ROUNDS; round++) {
           ? await load(app, '/count', app.stack.endsWith('plain') ? undefined : app.cookie)
           : workload === 'read'
             ? await load(app, '/read', app.cookies)
-            : await load(app, '/count', undefined)
+            : workload === 'profile'
+              ? await load(app, '/profile', app.signedIn)
+              : await load(app, '/count', undefined)
       if (workload === 'count' && app.cookie !== undefined) app.counted += run.sent
       const key = `${app.stack}:${workload}`
       perRound.set(key, [...(perRound.get(key) ?? []), { ...run }])
@@ -245,7 +255,7 @@ for (let round = 0; round < ROUNDS; round++) {
 
 const rows: string[] = []
 for (const app of apps) {
-  for (const workload of ['count', 'read', 'new'] as Workload[]) {
+  for (const workload of ALL_WORKLOADS) {
     const run = results.get(`${app.stack}:${workload}`)
     if (run === undefined) continue
     let note = ''
@@ -298,12 +308,24 @@ const ratios = [
     ratio('express-tether-hybrid:read', 'express-tether-redis:read'),
   ],
   [
+    'HybridStore / RedisStore, signed-in reads (express)',
+    ratio('express-tether-hybrid:profile', 'express-tether-redis:profile'),
+  ],
+  [
+    'express+tether+RedisStore / express+express-session+connect-redis, signed-in reads',
+    ratio('express-tether-redis:profile', 'express-session-connect-redis:profile'),
+  ],
+  [
     'HybridStore / RedisStore, counter (express)',
     ratio('express-tether-hybrid:count', 'express-tether-redis:count'),
   ],
   [
     'HybridStore / RedisStore, reads (fastify)',
     ratio('fastify-tether-hybrid:read', 'fastify-tether-redis:read'),
+  ],
+  [
+    'HybridStore / RedisStore, signed-in reads (fastify)',
+    ratio('fastify-tether-hybrid:profile', 'fastify-tether-redis:profile'),
   ],
   [
     'fastify+tether+RedisStore / fastify+@fastify/session+connect-redis, counter',

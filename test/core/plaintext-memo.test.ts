@@ -1,4 +1,11 @@
-import { MemoryStore, SessionManager, type StoredSession, storeIdOf, verifyCookieValue } from '@tether/core'
+import {
+  MemoryStore,
+  PlaintextMemo,
+  SessionManager,
+  type StoredSession,
+  storeIdOf,
+  verifyCookieValue,
+} from '@tether/core'
 import { expect } from 'chai'
 
 const SECRET = 'm'.repeat(32)
@@ -72,5 +79,105 @@ describe('encrypted sessions read from a store that repeats frozen records', () 
     const served = await load(manager, mallory)
     expect(served.get('user')).to.equal(undefined)
     expect(manager.metrics.get('decryptFailures')).to.equal(1)
+  })
+})
+
+describe('PlaintextMemo on records read afresh each time (RedisStore)', () => {
+  /** An `open` that decodes "sealed:<json>" and counts its calls; anything else is untrustworthy. */
+  function counting() {
+    const calls: string[] = []
+    const open = (_storeId: string, field: string, stored: unknown) => {
+      calls.push(field)
+      return typeof stored === 'string' && stored.startsWith('sealed:') ? stored.slice(7) : undefined
+    }
+    return { calls, open }
+  }
+  const record = (fields: Record<string, string>): StoredSession => ({
+    fields,
+    createdAt: 1,
+    touchedAt: 1,
+    established: false,
+  })
+  const texts = (map: ReadonlyMap<string, string> | undefined) =>
+    map === undefined ? undefined : Object.fromEntries(map)
+
+  it('decrypts each envelope once while it stays the same', () => {
+    const memo = new PlaintextMemo(1024 * 1024)
+    const { calls, open } = counting()
+    for (let i = 0; i < 3; i++) {
+      const got = memo.textsOf('s1', record({ a: 'sealed:1', b: 'sealed:"x"' }), open)
+      expect(texts(got)).to.deep.equal({ a: '1', b: '"x"' })
+    }
+    expect(calls).to.deep.equal(['a', 'b'])
+  })
+
+  it('decrypts again exactly the fields whose envelope changed, appeared or went', () => {
+    const memo = new PlaintextMemo(1024 * 1024)
+    const { calls, open } = counting()
+    memo.textsOf('s1', record({ a: 'sealed:1', b: 'sealed:2' }), open)
+    expect(texts(memo.textsOf('s1', record({ a: 'sealed:1', b: 'sealed:3' }), open))).to.deep.equal({
+      a: '1',
+      b: '3',
+    })
+    expect(
+      texts(memo.textsOf('s1', record({ a: 'sealed:1', b: 'sealed:3', c: 'sealed:4' }), open)),
+    ).to.deep.equal({ a: '1', b: '3', c: '4' })
+    expect(texts(memo.textsOf('s1', record({ c: 'sealed:4' }), open))).to.deep.equal({ c: '4' })
+    expect(calls).to.deep.equal(['a', 'b', 'b', 'c'])
+  })
+
+  it('keeps sessions apart: the same envelope under another store id is decrypted for that id', () => {
+    const memo = new PlaintextMemo(1024 * 1024)
+    const seen: string[] = []
+    const open = (storeId: string, _field: string, stored: unknown) => {
+      seen.push(storeId)
+      return storeId === 's1' ? String(stored) : undefined
+    }
+    expect(texts(memo.textsOf('s1', record({ a: 'e' }), open))).to.deep.equal({ a: 'e' })
+    expect(memo.textsOf('s2', record({ a: 'e' }), open)).to.equal(undefined)
+    expect(seen).to.deep.equal(['s1', 's2'])
+  })
+
+  it('gives nothing for a record with an untrustworthy field, and remembers none of it', () => {
+    const memo = new PlaintextMemo(1024 * 1024)
+    const { calls, open } = counting()
+    expect(memo.textsOf('s1', record({ a: 'sealed:1', b: 'tampered' }), open)).to.equal(undefined)
+    expect(memo.textsOf('s1', record({ a: 'sealed:1', b: 'tampered' }), open)).to.equal(undefined)
+    expect(calls).to.deep.equal(['a', 'b', 'a', 'b'])
+  })
+
+  it('forgets a session on request, and keeps no more text than its byte budget', () => {
+    const { calls, open } = counting()
+    const memo = new PlaintextMemo(1024 * 1024)
+    memo.textsOf('s1', record({ a: 'sealed:1' }), open)
+    memo.forget('s1')
+    memo.textsOf('s1', record({ a: 'sealed:1' }), open)
+    expect(calls).to.have.length(2)
+
+    // Room for one session of about 1 KB: reading two in turn decrypts every time.
+    const small = new PlaintextMemo(1500)
+    const big = `sealed:"${'z'.repeat(400)}"`
+    calls.length = 0
+    for (let i = 0; i < 3; i++) {
+      small.textsOf('s1', record({ a: big }), open)
+      small.textsOf('s2', record({ a: big }), open)
+    }
+    expect(calls).to.have.length(6)
+
+    const off = new PlaintextMemo(0)
+    calls.length = 0
+    off.textsOf('s1', record({ a: 'sealed:1' }), open)
+    off.textsOf('s1', record({ a: 'sealed:1' }), open)
+    expect(calls).to.have.length(2)
+  })
+
+  it('is sized by the decryptedCacheBytes option, checked at start-up', () => {
+    for (const bad of [-1, 1.5, '8mb', Number.NaN]) {
+      expect(() => new SessionManager({ secret: SECRET, decryptedCacheBytes: bad as never })).to.throw(
+        TypeError,
+        /^decryptedCacheBytes must be a whole number of bytes/,
+      )
+    }
+    expect(() => new SessionManager({ secret: SECRET, decryptedCacheBytes: 0 })).to.not.throw()
   })
 })

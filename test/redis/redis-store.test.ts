@@ -1,4 +1,4 @@
-import { RedisStore, SessionManager } from '@tether/core'
+import { RedisStore, SessionManager, storeIdOf, verifyCookieValue } from '@tether/core'
 import { expect } from 'chai'
 import sinon from 'sinon'
 import {
@@ -180,6 +180,41 @@ for (const kind of Object.keys(makers) as ClientKind[]) {
       expect(values).to.deep.equal({ base: 0, left: 1, right: 2 })
     })
 
+    it("reads another process's change after this one read the session (decrypted text is reused only for the same envelope)", async () => {
+      const browser = new SessionBrowser(manager)
+      await browser.request((s) => {
+        s.set('user', 'alice')
+        s.set('cart', ['tea'])
+      })
+      const other = new SessionManager({ secret: SECRET, store })
+      const read = () => browser.request((s) => Object.fromEntries(s.keys().map((k) => [k, s.get(k)])))
+      expect(await read()).to.deep.equal({ user: 'alice', cart: ['tea'] })
+      await browser.request((s) => s.set('cart', ['tea', 'mug']), other)
+      expect(await read()).to.deep.equal({ user: 'alice', cart: ['tea', 'mug'] })
+      await browser.request((s) => s.delete('cart'), other)
+      expect(await read()).to.deep.equal({ user: 'alice' })
+    })
+
+    it('reads a field changed in Redis as no session, though its earlier value was just read and decrypted', async () => {
+      const browser = new SessionBrowser(manager)
+      const victim = new SessionBrowser(manager)
+      await browser.request((s) => s.set('user', 'mallory'))
+      await victim.request((s) => s.set('user', 'alice'))
+      expect(await browser.request((s) => s.get('user'))).to.equal('mallory')
+      const key = (b: SessionBrowser) => store.keyOf(storeIdOfCookie(manager, b.cookie!))
+      // Alice's sealed value pasted into mallory's session: it names another session, so it fails.
+      const alices = toObject(await store_send(c, key(victim), ['HGETALL', key(victim)]))['d:user']!
+      await store_send(c, key(browser), ['HSET', key(browser), 'd:user', alices])
+      expect(await browser.request((s) => s.get('user'))).to.equal(undefined)
+      expect(manager.metrics.get('decryptFailures')).to.equal(1)
+      // One character of alice's own envelope changed after she was read: tampered, not alice.
+      expect(await victim.request((s) => s.get('user'))).to.equal('alice')
+      const flipped = alices.slice(0, -2) + (alices.at(-2) === 'A' ? 'B' : 'A') + alices.at(-1)
+      await store_send(c, key(victim), ['HSET', key(victim), 'd:user', flipped])
+      expect(await victim.request((s) => s.get('user'))).to.equal(undefined)
+      expect(manager.metrics.get('decryptFailures')).to.equal(2)
+    })
+
     it('loses no increment of one key under 50 concurrent requests inside the owner process', async () => {
       const browser = new SessionBrowser(manager)
       await browser.request((s) => s.set('count', 0))
@@ -284,6 +319,11 @@ function store_send(c: TestClient, key: string, args: string[]): Promise<unknown
   if (c.kind === 'ioredis' || c.kind === 'ioredis-cluster') return client.call!(...args)
   if (c.kind === 'node-redis-cluster') return client.sendCommand(key, true, args)
   return client.sendCommand(args)
+}
+
+function storeIdOfCookie(manager: SessionManager, cookie: string): string {
+  const verified = verifyCookieValue(cookie.slice(cookie.indexOf('=') + 1), manager.keyring)
+  return storeIdOf(verified!.token)
 }
 
 function toObject(reply: unknown): Record<string, string> {

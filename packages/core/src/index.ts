@@ -37,6 +37,7 @@ export {
   type MetricsSnapshot,
   type PrometheusRegistry,
 } from './metrics.js'
+export { type OpenField, PlaintextMemo } from './plaintext-memo.js'
 export {
   CONNECTION_ROUTE,
   DEFAULT_ROUTE,

@@ -17,7 +17,7 @@ import type { RegenerateOptions, Session, SessionKey, SessionValue } from './ses
 import { newToken, storeIdOf } from './session-id.js'
 import { MemoryStore } from './stores/memory.js'
 import type { SessionStore, SessionWrite, StoredSession } from './stores/store.js'
-import { boolean, fraction, optionError, positiveNumber } from './validate.js'
+import { boolean, byteCount, fraction, optionError, positiveNumber } from './validate.js'
 import { VerifiedCookies } from './verified-cookies.js'
 
 /** Options shared by every Tether adapter. */
@@ -54,6 +54,14 @@ export interface TetherOptions {
    * @default true when the store keeps data outside this process (Redis), false for MemoryStore
    */
   encrypt?: boolean
+  /**
+   * With encryption on: bytes of decrypted session text (and the envelopes it came from) kept in
+   * this process, so that a field read again unchanged is not decrypted again. A value is reused
+   * only for the very envelope it was decrypted from, so this never serves stale data. 0 turns it
+   * off. (A caching store's own records are memoized as long as it caches them, outside this.)
+   * @default 8 MiB
+   */
+  decryptedCacheBytes?: number
   /**
    * The route stamped into new cookies, naming the worker that owns them.
    * @default process.env.TETHER_ROUTE (set by @tether/cluster), else 'solo'
@@ -96,6 +104,7 @@ const DEFAULTS = {
   idleTimeout: 30 * 60_000,
   absoluteTimeout: 12 * 60 * 60_000,
   touchAfter: 0.1,
+  decryptedCacheBytes: 8 * 1024 * 1024,
 }
 
 /**
@@ -130,8 +139,8 @@ export class SessionManager {
   readonly #live = new Map<string, LiveSession | Promise<LiveSession | undefined>>()
   /** Cookie values that verified recently (saves an HMAC and a SHA-256 per request). */
   readonly #verified: VerifiedCookies
-  /** Decrypted fields of the frozen records a caching store hands out on every hit. */
-  readonly #plaintexts = new PlaintextMemo()
+  /** Decrypted field texts, so that a field read again unchanged is not decrypted again. */
+  readonly #plaintexts: PlaintextMemo
 
   constructor(options: TetherOptions) {
     if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options)
@@ -159,6 +168,9 @@ export class SessionManager {
     this.touchInterval = fraction('touchAfter', options.touchAfter, DEFAULTS.touchAfter) * this.idleTimeout
     this.encrypted = boolean('encrypt', options.encrypt, !this.store.inProcess)
     this.#codec = this.encrypted ? encryptedCodec(this.keyring) : plainCodec
+    this.#plaintexts = new PlaintextMemo(
+      byteCount('decryptedCacheBytes', options.decryptedCacheBytes, DEFAULTS.decryptedCacheBytes),
+    )
     this.route = resolveRoute(options.route)
     if (options.metrics !== undefined && !(options.metrics instanceof Metrics)) {
       throw optionError('metrics', 'a Metrics instance from @tether/core', options.metrics)
@@ -381,18 +393,18 @@ export class SessionManager {
     }
     const values = new Map<string, unknown>()
     const codec = this.#codec
-    const memo = codec.open === undefined ? undefined : this.#plaintexts.of(storeId, stored)
-    for (const key of Object.keys(stored.fields)) {
-      let value: unknown
-      if (memo === undefined) value = codec.decode(storeId, key, stored.fields[key])
-      else {
-        let json = memo.get(key)
-        if (json === undefined) {
-          json = codec.open!(storeId, key, stored.fields[key])
-          if (json !== undefined) memo.set(key, json)
-        }
-        value = parse(json)
+    if (codec.open === undefined) {
+      for (const key of Object.keys(stored.fields)) {
+        const value = codec.decode(storeId, key, stored.fields[key])
+        if (value === CORRUPT) return undefined
+        values.set(key, value)
       }
+      return values
+    }
+    const texts = this.#plaintexts.textsOf(storeId, stored, codec.open)
+    if (texts === undefined) return undefined
+    for (const [key, json] of texts) {
+      const value = parse(json)
       if (value === CORRUPT) return undefined
       values.set(key, value)
     }
@@ -402,6 +414,7 @@ export class SessionManager {
   /** Deletes a record found expired or corrupt; a failure here must not fail the request. */
   async #forget(storeId: string): Promise<void> {
     try {
+      this.#plaintexts.forget(storeId)
       await this.store.destroy(storeId)
     } catch {
       this.metrics.increment('storeErrors')
@@ -435,6 +448,7 @@ export class SessionManager {
     if (!live.stored || live.storeId === undefined) return
     // Let a write already on its way land first, so the destroy is the last word.
     if (live.writing !== undefined) await live.writing.catch(() => undefined)
+    this.#plaintexts.forget(live.storeId)
     try {
       await this.store.destroy(live.storeId)
     } catch (error) {

@@ -30,6 +30,15 @@ export function positiveInteger(name: string, value: unknown, fallback: number):
   return value
 }
 
+/** A whole number of bytes, 0 included. */
+export function byteCount(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw optionError(name, 'a whole number of bytes (0 or more)', value)
+  }
+  return value
+}
+
 export function fraction(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
