@@ -41,14 +41,23 @@ export class PlaintextMemo {
    * hold; undefined when any field cannot be trusted. The map is the memo's: read it, keep nothing.
    */
   textsOf(storeId: string, record: StoredSession, open: OpenField): ReadonlyMap<string, string> | undefined {
-    if (Object.isFrozen(record) && Object.isFrozen(record.fields))
-      return this.#ofFrozen(storeId, record, open)
+    if (Object.isFrozen(record)) {
+      // Frozen once means frozen for good: a record found here needs no further checks.
+      const memo = this.#frozen.get(record)
+      if (memo !== undefined) return memo.storeId === storeId ? memo.json : openAll(storeId, record, open)
+      if (Object.isFrozen(record.fields)) {
+        const json = openAll(storeId, record, open)
+        if (json !== undefined) this.#frozen.set(record, { storeId, json })
+        return json
+      }
+    }
     const fields = record.fields
+    const names = Object.keys(fields)
     const known = this.#recent?.get(storeId)
-    if (known !== undefined && known.envelopes.size === countKeys(fields)) {
+    if (known !== undefined && known.envelopes.size === names.length) {
       let same = true
-      for (const field in fields) {
-        if (known.envelopes.get(field) !== fields[field]) {
+      for (const name of names) {
+        if (known.envelopes.get(name) !== fields[name]) {
           same = false
           break
         }
@@ -56,14 +65,14 @@ export class PlaintextMemo {
       if (same) return known.json
     }
     const next: Recent = { envelopes: new Map(), json: new Map() }
-    for (const field of Object.keys(fields)) {
-      const envelope = fields[field]
+    for (const name of names) {
+      const envelope = fields[name]
       let json =
-        known !== undefined && known.envelopes.get(field) === envelope ? known.json.get(field) : undefined
-      json ??= open(storeId, field, envelope)
+        known !== undefined && known.envelopes.get(name) === envelope ? known.json.get(name) : undefined
+      json ??= open(storeId, name, envelope)
       if (json === undefined) return undefined
-      next.envelopes.set(field, envelope)
-      next.json.set(field, json)
+      next.envelopes.set(name, envelope)
+      next.json.set(name, json)
     }
     this.#recent?.set(storeId, next)
     return next.json
@@ -72,29 +81,6 @@ export class PlaintextMemo {
   /** Drops what is kept for a session that is gone. */
   forget(storeId: string): void {
     this.#recent?.delete(storeId)
-  }
-
-  #ofFrozen(
-    storeId: string,
-    record: StoredSession,
-    open: OpenField,
-  ): ReadonlyMap<string, string> | undefined {
-    let memo = this.#frozen.get(record)
-    if (memo === undefined) {
-      memo = { storeId, json: new Map() }
-      this.#frozen.set(record, memo)
-    }
-    // A record is filed under one store id; decryption stays bound to it whatever asks.
-    if (memo.storeId !== storeId) return openAll(storeId, record, open)
-    const fields = record.fields
-    if (memo.json.size === countKeys(fields)) return memo.json
-    for (const field of Object.keys(fields)) {
-      if (memo.json.has(field)) continue
-      const json = open(storeId, field, fields[field])
-      if (json === undefined) return undefined
-      memo.json.set(field, json)
-    }
-    return memo.json
   }
 }
 
@@ -106,12 +92,6 @@ function openAll(storeId: string, record: StoredSession, open: OpenField): Map<s
     json.set(field, text)
   }
   return json
-}
-
-function countKeys(fields: StoredSession['fields']): number {
-  let n = 0
-  for (const _ in fields) n++
-  return n
 }
 
 /** Bytes a session's entry keeps alive, roughly: its texts and envelopes, plus the maps. */
