@@ -76,6 +76,12 @@ const profileOf = (get: (key: string) => unknown) => ({
   items: (get('cart') as unknown[] | undefined)?.length ?? 0,
 })
 
+/** BENCH_DECRYPTED_CACHE_BYTES=0 turns off the reuse of decrypted values (to measure what it saves). */
+const tetherTuning =
+  process.env.BENCH_DECRYPTED_CACHE_BYTES === undefined
+    ? {}
+    : { decryptedCacheBytes: Number(process.env.BENCH_DECRYPTED_CACHE_BYTES) }
+
 type Counter = { count?: number }
 type KeyValueSession = { get(key: string): unknown; set(key: string, value: unknown): void }
 
@@ -84,7 +90,7 @@ async function listen(): Promise<number> {
     const server = express()
     if (app === 'express-tether-redis' || app === 'express-tether-hybrid') {
       const store = await tetherStore(app === 'express-tether-redis' ? 'redis' : 'hybrid')
-      server.use(stickySession({ secret: SECRET, store }))
+      server.use(stickySession({ secret: SECRET, store, ...tetherTuning }))
       server.get('/count', (req, res) => {
         const count = ((req.session.get('count') as number | undefined) ?? 0) + 1
         req.session.set('count', count)
@@ -142,7 +148,7 @@ async function listen(): Promise<number> {
   const server = Fastify()
   if (app === 'fastify-tether-redis' || app === 'fastify-tether-hybrid') {
     const store = await tetherStore(app === 'fastify-tether-redis' ? 'redis' : 'hybrid')
-    await server.register(tether, { secret: SECRET, store })
+    await server.register(tether, { secret: SECRET, store, ...tetherTuning })
     // Both session plugins augment request.session in this one program: name the shape used here.
     const sessionOf = (request: unknown) => (request as { session: KeyValueSession }).session
     server.get('/count', async (request) => {
