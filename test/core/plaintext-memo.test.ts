@@ -82,7 +82,7 @@ describe('encrypted sessions read from a store that repeats frozen records', () 
   })
 })
 
-describe('PlaintextMemo on records read afresh each time (RedisStore)', () => {
+describe('PlaintextMemo: a decrypted text is reused only for the envelope it came from', () => {
   /** An `open` that decodes "sealed:<json>" and counts its calls; anything else is untrustworthy. */
   function counting() {
     const calls: string[] = []
@@ -124,6 +124,21 @@ describe('PlaintextMemo on records read afresh each time (RedisStore)', () => {
     ).to.deep.equal({ a: '1', b: '3', c: '4' })
     expect(texts(memo.textsOf('s1', record({ c: 'sealed:4' }), open))).to.deep.equal({ c: '4' })
     expect(calls).to.deep.equal(['a', 'b', 'b', 'c'])
+  })
+
+  it("decrypts only the changed envelopes of a new frozen record (a HybridStore's copy after a write)", () => {
+    const memo = new PlaintextMemo(1024 * 1024)
+    const { calls, open } = counting()
+    const frozen = (fields: Record<string, string>) =>
+      Object.freeze({ ...record(Object.freeze({ ...fields })) }) as StoredSession
+    const before = frozen({ a: 'sealed:1', b: 'sealed:2' })
+    memo.textsOf('s1', before, open)
+    memo.textsOf('s1', before, open)
+    const after = frozen({ a: 'sealed:1', b: 'sealed:3' })
+    expect(texts(memo.textsOf('s1', after, open))).to.deep.equal({ a: '1', b: '3' })
+    expect(texts(memo.textsOf('s1', after, open))).to.deep.equal({ a: '1', b: '3' })
+    expect(texts(memo.textsOf('s1', before, open))).to.deep.equal({ a: '1', b: '2' })
+    expect(calls).to.deep.equal(['a', 'b', 'b'])
   })
 
   it('keeps sessions apart: the same envelope under another store id is decrypted for that id', () => {

@@ -15,17 +15,19 @@ interface Recent {
  * 7 µs per field here, per request, for every field of the session). Two memos:
  *
  * - Frozen records, which a caching store (HybridStore) hands out on every hit: their fields
- *   cannot change behind the memo, so an entry lives exactly as long as the record (a WeakMap).
+ *   cannot change behind the memo, so an entry lives exactly as long as the record (a WeakMap),
+ *   and a hit costs one lookup.
  * - Any other record (a RedisStore read is a fresh object each time): by session, the envelope
  *   each text was decrypted from, and a text is reused only for the very same envelope. Every
  *   write seals a field under a fresh random IV, so another process's write, a tampered value or a
  *   record from another session never matches: the memo cannot go stale, it can only miss. It is
- *   bounded by the bytes of text it keeps (least recently read sessions go first).
+ *   bounded by the bytes of text it keeps (least recently read sessions go first). A new frozen
+ *   record's texts come through it too, so a HybridStore re-read decrypts only what changed.
  *
  * Callers parse the JSON text afresh per load, so no two loads share a mutable value.
  */
 export class PlaintextMemo {
-  readonly #frozen = new WeakMap<StoredSession, { storeId: string; json: Map<string, string> }>()
+  readonly #frozen = new WeakMap<StoredSession, { storeId: string; json: ReadonlyMap<string, string> }>()
   readonly #recent: LRUCache<string, Recent> | undefined
 
   /** `maxBytes`: the text kept for records that are not frozen; 0 keeps none. */
@@ -46,12 +48,21 @@ export class PlaintextMemo {
       const memo = this.#frozen.get(record)
       if (memo !== undefined) return memo.storeId === storeId ? memo.json : openAll(storeId, record, open)
       if (Object.isFrozen(record.fields)) {
-        const json = openAll(storeId, record, open)
+        // A new frozen record (a HybridStore re-read, or its copy after a write) mostly repeats
+        // the envelopes of the one before: only the changed ones are decrypted.
+        const json = this.#byEnvelope(storeId, record.fields, open)
         if (json !== undefined) this.#frozen.set(record, { storeId, json })
         return json
       }
     }
-    const fields = record.fields
+    return this.#byEnvelope(storeId, record.fields, open)
+  }
+
+  #byEnvelope(
+    storeId: string,
+    fields: StoredSession['fields'],
+    open: OpenField,
+  ): ReadonlyMap<string, string> | undefined {
     const names = Object.keys(fields)
     const known = this.#recent?.get(storeId)
     if (known !== undefined && known.envelopes.size === names.length) {
@@ -64,6 +75,7 @@ export class PlaintextMemo {
       }
       if (same) return known.json
     }
+    // Built anew, never changed afterwards: a map handed out before stays as it was.
     const next: Recent = { envelopes: new Map(), json: new Map() }
     for (const name of names) {
       const envelope = fields[name]
