@@ -10,6 +10,7 @@ import { expect } from 'chai'
 import express from 'express'
 import session from 'express-session'
 import request from 'supertest'
+import { expressSessionCounterApp } from '../support/express-session-app.js'
 
 const SECRET = 'e'.repeat(32)
 
@@ -17,23 +18,7 @@ describe('express-session interop', () => {
   describe('a Tether store as express-session’s store', () => {
     it('keeps sessions across requests, hashing express-session ids', async () => {
       const tetherStore = new MemoryStore()
-      const app = express()
-      app.use(
-        session({
-          secret: SECRET,
-          store: toExpressSessionStore(tetherStore, session) as session.Store,
-          resave: false,
-          saveUninitialized: false,
-          cookie: { maxAge: 60_000 },
-        }),
-      )
-      app.get('/count', (req, res) => {
-        const s = req.session as unknown as { n?: number }
-        s.n = (s.n ?? 0) + 1
-        res.json({ n: s.n })
-      })
-      // Typed as express-session's session: @tether/express augments req.session in this program too.
-      app.post('/logout', (req, res) => (req.session as unknown as session.Session).destroy(() => res.end()))
+      const app = expressSessionCounterApp(SECRET, tetherStore, { maxAge: 60_000 })
       const agent = request.agent(app)
       const first = await agent.get('/count').expect(200, { n: 1 })
       for (let i = 2; i <= 3; i++) await agent.get('/count').expect(200, { n: i })

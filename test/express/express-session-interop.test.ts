@@ -1,11 +1,12 @@
 import type { AddressInfo } from 'node:net'
-import { fromExpressSessionStore, MemoryStore, toExpressSessionStore } from '@tether/core'
+import { fromExpressSessionStore, MemoryStore } from '@tether/core'
 import { stickySession } from '@tether/express'
 import { expect } from 'chai'
 import express from 'express'
 import session from 'express-session'
 import supertest from 'supertest'
 import { TEST_SECRET } from '../support/adapter-drivers.js'
+import { expressSessionCounterApp } from '../support/express-session-app.js'
 import { cookieFrom } from '../support/session-cookie.js'
 
 async function listen(app: express.Express) {
@@ -65,22 +66,7 @@ describe('express: express-session interop', () => {
 
   it('a Tether MemoryStore backs express-session in an Express app', async () => {
     const store = new MemoryStore()
-    const app = express()
-    app.use(
-      session({
-        secret: TEST_SECRET,
-        store: toExpressSessionStore(store, session) as session.Store,
-        resave: false,
-        saveUninitialized: false,
-      }),
-    )
-    app.get('/count', (req, res) => {
-      const s = req.session as unknown as { n?: number }
-      s.n = (s.n ?? 0) + 1
-      res.json({ n: s.n })
-    })
-    app.post('/logout', (req, res) => (req.session as unknown as session.Session).destroy(() => res.end()))
-    const server = await listen(app)
+    const server = await listen(expressSessionCounterApp(TEST_SECRET, store))
     try {
       const first = await supertest(server.url).get('/count').expect(200, { n: 1 })
       const cookie = cookieFrom(first, 'connect.sid')

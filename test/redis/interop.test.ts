@@ -1,10 +1,10 @@
-import { fromExpressSessionStore, RedisStore, storeIdOf, toExpressSessionStore } from '@tether/core'
+import { fromExpressSessionStore, RedisStore, storeIdOf } from '@tether/core'
 import { stickySession } from '@tether/express'
 import { expect } from 'chai'
 import { RedisStore as ConnectRedisStore } from 'connect-redis'
 import express from 'express'
-import session from 'express-session'
 import request from 'supertest'
+import { expressSessionCounterApp } from '../support/express-session-app.js'
 import { ioredisClient, nodeRedisClient, type TestClient } from '../support/redis-clients.js'
 import { sharedRedisServer, uniquePrefix } from '../support/redis-server.js'
 import { cookieFrom } from '../support/session-cookie.js'
@@ -78,25 +78,7 @@ describe('RedisStore as the store of express-session', () => {
       const c = await connect(await sharedRedisServer())
       try {
         const redisStore = new RedisStore({ client: c.client as never, prefix: uniquePrefix('es') })
-        const app = express()
-        app.use(
-          session({
-            secret: SECRET,
-            store: toExpressSessionStore(redisStore, session) as session.Store,
-            resave: false,
-            saveUninitialized: false,
-            cookie: { maxAge: 60_000 },
-          }),
-        )
-        app.get('/count', (req, res) => {
-          const s = req.session as unknown as { n?: number }
-          s.n = (s.n ?? 0) + 1
-          res.json({ n: s.n })
-        })
-        app.post('/logout', (req, res) =>
-          (req.session as unknown as session.Session).destroy(() => res.end()),
-        )
-        const agent = request.agent(app)
+        const agent = request.agent(expressSessionCounterApp(SECRET, redisStore, { maxAge: 60_000 }))
         await agent.get('/count').expect(200, { n: 1 })
         for (let i = 2; i <= 3; i++) await agent.get('/count').expect(200, { n: i })
         const ids = await redisStore.ids()
