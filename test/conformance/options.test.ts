@@ -15,6 +15,11 @@ const BAD: Array<[string, Record<string, unknown>, RegExp]> = [
   ['a store without methods', { secret: TEST_SECRET, store: {} }, /^store must be a SessionStore/],
   ['a bad route', { secret: TEST_SECRET, route: 'a.b' }, /^route must be/],
   [
+    'a negative decryptedCacheBytes',
+    { secret: TEST_SECRET, decryptedCacheBytes: -1 },
+    /^decryptedCacheBytes must be a whole number of bytes/,
+  ],
+  [
     'hostPrefix with a domain',
     { secret: TEST_SECRET, cookie: { hostPrefix: true, domain: 'x.test' } },
     /cookie\.domain/,
@@ -35,7 +40,12 @@ for (const driver of DRIVERS) {
     }
 
     it('accepts good options', async () => {
-      await driver.mount({ secret: TEST_SECRET, retryAfter: 0, cookie: { sameSite: 'strict' } })
+      await driver.mount({
+        secret: TEST_SECRET,
+        retryAfter: 0,
+        cookie: { sameSite: 'strict' },
+        decryptedCacheBytes: 0,
+      })
     })
   })
 }
