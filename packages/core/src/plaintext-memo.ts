@@ -90,33 +90,6 @@ export class PlaintextMemo {
     return next.json
   }
 
-  /**
-   * Records the values this process just sealed and stored (`texts`: the JSON written, undefined
-   * for a removed key; `envelopes`: what each was sealed into), so that reading them back
-   * decrypts nothing. Each pair stands on its own, as in #byEnvelope: a later read that shows
-   * other envelopes simply misses.
-   */
-  sealed(
-    storeId: string,
-    envelopes: Readonly<Record<string, string>>,
-    texts: ReadonlyMap<string, string | undefined>,
-  ): void {
-    if (this.#recent === undefined) return
-    const known = this.#recent.get(storeId)
-    const next: Recent = { envelopes: new Map(known?.envelopes), json: new Map(known?.json) }
-    for (const [field, json] of texts) {
-      const envelope = json === undefined ? undefined : envelopes[field]
-      if (envelope === undefined) {
-        next.envelopes.delete(field)
-        next.json.delete(field)
-      } else {
-        next.envelopes.set(field, envelope)
-        next.json.set(field, json!)
-      }
-    }
-    this.#recent.set(storeId, next)
-  }
-
   /** Drops what is kept for a session that is gone. */
   forget(storeId: string): void {
     this.#recent?.delete(storeId)

@@ -583,7 +583,6 @@ export class SessionManager {
       return result === 'unchanged' ? 'touched' : result
     }
     if (step.create) this.metrics.increment('created')
-    if (this.encrypted) this.#plaintexts.sealed(live.storeId!, step.write!.set, step.changes)
     live.stored = true
     if (step.captured > live.savedVersion) live.savedVersion = step.captured
     return 'written'
