@@ -1,0 +1,88 @@
+// What reusing decrypted values (the decryptedCacheBytes option) does to RedisStore reads of
+// signed-in sessions (seven keys, as in bench/redis-app.ts), when every session fits in the memo
+// and when the sessions read far outnumber it: a SessionManager open/release loop, 50 at a time,
+// over sessions picked at random, against one redis-server started for the run.
+// Run: node --import tsx --conditions=tether-source bench/decrypted-memo.ts [sessions, default 1000] [ms per run, default 2000]
+import { RedisStore, SessionManager } from '@tether/core'
+import { createClient } from 'redis'
+import { startRedisServer } from '../test/support/redis-server.js'
+import { stopAllServices } from '../test/support/services.js'
+
+const SESSIONS = Number(process.argv[2] ?? 1000)
+const ms = Number(process.argv[3] ?? 2000)
+const CONCURRENCY = 50
+const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef'
+const SIGNED_IN: Record<string, unknown> = {
+  userId: 'u-4815162342',
+  name: 'Ada Lovelace',
+  email: 'ada.lovelace@example.com',
+  roles: ['customer', 'beta-tester'],
+  csrf: 'Vx3kq9J2mR8tL5wZ0pN7bC4hF6yD1sG_aE-uQiKoTjM',
+  cart: [
+    { sku: 'TEA-EARLGREY-250', qty: 2, price: 7.5 },
+    { sku: 'MUG-STONEWARE-BLUE', qty: 1, price: 14 },
+    { sku: 'BISCUIT-SHORTBREAD-12', qty: 3, price: 4.25 },
+  ],
+  preferences: { theme: 'dark', language: 'en-GB', currency: 'GBP', newsletter: false },
+}
+
+const server = await startRedisServer()
+const client = createClient({ url: server.url })
+await client.connect()
+const store = new RedisStore({ client, prefix: 'bench-memo:' })
+
+const cookies: string[] = []
+const writer = new SessionManager({ secret: SECRET, store })
+for (let i = 0; i < SESSIONS; i++) {
+  const ctx = await writer.open(undefined)
+  for (const [key, value] of Object.entries(SIGNED_IN)) ctx.session.set(key, value)
+  cookies.push((await ctx.commit(false))!.split(';')[0]!)
+  ctx.release()
+}
+
+/** Node CPU µs per session read, with a fresh manager (and memo) of `bytes`. */
+async function cpuPerRead(bytes: number | undefined): Promise<number> {
+  const manager = new SessionManager({
+    secret: SECRET,
+    store,
+    ...(bytes === undefined ? {} : { decryptedCacheBytes: bytes }),
+  })
+  const loop = async (duration: number) => {
+    let done = 0
+    const deadline = performance.now() + duration
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (performance.now() < deadline) {
+          const ctx = await manager.open(cookies[Math.floor(Math.random() * SESSIONS)])
+          ctx.release()
+          done++
+        }
+      }),
+    )
+    return done
+  }
+  await loop(ms / 4) // warm-up, and fills the memo
+  const before = process.cpuUsage()
+  const done = await loop(ms)
+  const cpu = process.cpuUsage(before)
+  return (cpu.user + cpu.system) / done
+}
+
+const SIZES: Array<[string, number | undefined]> = [
+  ['off (0)', 0],
+  ['64 KiB', 64 * 1024],
+  ['default (8 MiB)', undefined],
+]
+const results = new Map<string, number[]>()
+for (let round = 0; round < 3; round++) {
+  for (const [name, bytes] of SIZES)
+    results.set(name, [...(results.get(name) ?? []), await cpuPerRead(bytes)])
+}
+console.log(
+  `${SESSIONS} signed-in sessions (7 keys), ${CONCURRENCY} reads at a time, 3 alternating rounds of ${ms} ms`,
+)
+console.log('| decryptedCacheBytes | node CPU µs per read, each round |\n| --- | --- |')
+for (const [name, values] of results)
+  console.log(`| ${name} | ${values.map((v) => v.toFixed(1)).join(', ')} |`)
+await client.quit()
+await stopAllServices()
