@@ -1,13 +1,8 @@
-import { MemoryStore, storeIdOf } from '@tether/core'
+import { MemoryStore } from '@tether/core'
 import { expect } from 'chai'
 import { DRIVERS, REPLY_KINDS } from '../support/adapter-drivers.js'
-import { cookieFrom, cookieValue, setCookiesOf } from '../support/session-cookie.js'
+import { cookieFrom, setCookiesOf, storeIdOfCookie } from '../support/session-cookie.js'
 import { EXPECTED, type Shop, startShop } from './shop.js'
-
-/** The store record behind a `tether.sid=<token>.<route>.<mac>` cookie. */
-function storeIdOfCookie(cookie: string): string {
-  return storeIdOf(cookieValue(cookie).split('.')[0]!)
-}
 
 for (const driver of DRIVERS) {
   describe(`${driver.name}: commit before the head`, () => {

@@ -1,12 +1,6 @@
-import {
-  MemoryStore,
-  PlaintextMemo,
-  SessionManager,
-  type StoredSession,
-  storeIdOf,
-  verifyCookieValue,
-} from '@tether/core'
+import { MemoryStore, PlaintextMemo, SessionManager, type StoredSession } from '@tether/core'
 import { expect } from 'chai'
+import { storeIdOfCookie } from '../support/session-cookie.js'
 
 const SECRET = 'm'.repeat(32)
 
@@ -44,11 +38,6 @@ async function newSession(manager: SessionManager, values: Record<string, unknow
   return header!.split(';')[0]!
 }
 
-function storeIdOfCookie(manager: SessionManager, cookie: string): string {
-  const verified = verifyCookieValue(cookie.slice(cookie.indexOf('=') + 1), manager.keyring)
-  return storeIdOf(verified!.token)
-}
-
 async function load(manager: SessionManager, cookie: string) {
   const ctx = await manager.open(cookie)
   ctx.release()
@@ -75,7 +64,7 @@ describe('encrypted sessions read from a store that repeats frozen records', () 
     const alice = await newSession(manager, { user: 'alice' })
     const mallory = await newSession(manager, { user: 'mallory' })
     expect((await load(manager, alice)).get('user')).to.equal('alice')
-    store.aliases.set(storeIdOfCookie(manager, mallory), storeIdOfCookie(manager, alice))
+    store.aliases.set(storeIdOfCookie(mallory), storeIdOfCookie(alice))
     const served = await load(manager, mallory)
     expect(served.get('user')).to.equal(undefined)
     expect(manager.metrics.get('decryptFailures')).to.equal(1)

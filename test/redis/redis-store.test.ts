@@ -1,4 +1,4 @@
-import { RedisStore, SessionManager, storeIdOf, verifyCookieValue } from '@tether/core'
+import { RedisStore, SessionManager } from '@tether/core'
 import { expect } from 'chai'
 import sinon from 'sinon'
 import {
@@ -16,6 +16,7 @@ import {
   uniquePrefix,
 } from '../support/redis-server.js'
 import { SessionBrowser } from '../support/redis-session-client.js'
+import { storeIdOfCookie } from '../support/session-cookie.js'
 import { describeStoreContract, newStoreId, writeOf } from '../support/store-contract.js'
 
 const SECRET = 'redis-store-test-secret-0123456789abcdef'
@@ -201,7 +202,7 @@ for (const kind of Object.keys(makers) as ClientKind[]) {
       await browser.request((s) => s.set('user', 'mallory'))
       await victim.request((s) => s.set('user', 'alice'))
       expect(await browser.request((s) => s.get('user'))).to.equal('mallory')
-      const key = (b: SessionBrowser) => store.keyOf(storeIdOfCookie(manager, b.cookie!))
+      const key = (b: SessionBrowser) => store.keyOf(storeIdOfCookie(b.cookie!))
       // Alice's sealed value pasted into mallory's session: it names another session, so it fails.
       const alices = toObject(await store_send(c, key(victim), ['HGETALL', key(victim)]))['d:user']!
       await store_send(c, key(browser), ['HSET', key(browser), 'd:user', alices])
@@ -319,11 +320,6 @@ function store_send(c: TestClient, key: string, args: string[]): Promise<unknown
   if (c.kind === 'ioredis' || c.kind === 'ioredis-cluster') return client.call!(...args)
   if (c.kind === 'node-redis-cluster') return client.sendCommand(key, true, args)
   return client.sendCommand(args)
-}
-
-function storeIdOfCookie(manager: SessionManager, cookie: string): string {
-  const verified = verifyCookieValue(cookie.slice(cookie.indexOf('=') + 1), manager.keyring)
-  return storeIdOf(verified!.token)
 }
 
 function toObject(reply: unknown): Record<string, string> {

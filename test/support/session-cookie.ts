@@ -1,4 +1,5 @@
 // Reads the session cookie out of responses, the way a browser would keep it.
+import { storeIdOf } from '@tether/core'
 import type { Response } from 'supertest'
 
 /** The Set-Cookie lines of a response. */
@@ -24,4 +25,9 @@ export function cookieFrom(res: Response, name = 'tether.sid'): string {
 /** The bare value of `name=value`. */
 export function cookieValue(cookie: string): string {
   return cookie.slice(cookie.indexOf('=') + 1)
+}
+
+/** The store id of the session behind a `tether.sid=<token>.<route>.<mac>` cookie. */
+export function storeIdOfCookie(cookie: string): string {
+  return storeIdOf(cookieValue(cookie).split('.')[0]!)
 }
