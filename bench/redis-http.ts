@@ -1,7 +1,9 @@
 // HTTP benchmarks of the Redis stores (issue 4), every stack side by side in one run, each app in
 // a child process of its own (bench/redis-app.ts) against one redis-server started for the run.
 // Run: node --import tsx --conditions=tether-source bench/redis-http.ts [seconds per run, default 2] [rounds, default 2]
-// The read workload is driven by wrk (Debian: apt-get install wrk) with a cookie picked at random
+// Workloads (BENCH_WORKLOADS): count (one cookie, 50 connections), read (1000 one-key sessions),
+// profile (1000 signed-in sessions of seven keys, two of them read), new (no cookie).
+// The read workloads are driven by wrk (Debian: apt-get install wrk) with a cookie picked at random
 // per request: autocannon's per-request hook cost more CPU than the apps under test, so it, not
 // the app, set the pace of that workload.
 import { type ChildProcess, execFileSync, fork } from 'node:child_process'
@@ -194,7 +196,7 @@ const label: Record<Workload, string> = {
   new: 'new session per request',
 }
 const ALL_WORKLOADS: Workload[] = ['count', 'read', 'profile', 'new']
-// BENCH_WORKLOADS=read,new runs a subset of the workloads.
+// BENCH_WORKLOADS=read,profile runs a subset of the workloads.
 const workloads = (process.env.BENCH_WORKLOADS?.split(',') ?? ALL_WORKLOADS) as Workload[]
 // BENCH_STACKS=a,b runs a subset (the ratios that need a missing stack are skipped).
 const stacks = process.env.BENCH_STACKS?.split(',') ?? ALL_STACKS
