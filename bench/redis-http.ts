@@ -1,7 +1,7 @@
 // HTTP benchmarks of the Redis stores (issue 4), every stack side by side in one run, each app in
 // a child process of its own (bench/redis-app.ts) against one redis-server started for the run.
 // Run: node --import tsx --conditions=tether-source bench/redis-http.ts [seconds per run, default 2] [rounds, default 2]
-// Workloads (BENCH_WORKLOADS): count (one cookie, 50 connections), read (1000 one-key sessions),
+// Workloads (BENCH_WORKLOADS): count (one cookie, all connections), read (1000 one-key sessions),
 // profile (1000 signed-in sessions of seven keys, two of them read), new (no cookie).
 // The read workloads are driven by wrk (Debian: apt-get install wrk) with a cookie picked at random
 // per request: autocannon's per-request hook cost more CPU than the apps under test, so it, not
@@ -19,7 +19,8 @@ import { INSIDE_SCRIPTS } from './redis-commands.js'
 
 const seconds = Number(process.argv[2] ?? 2)
 const ROUNDS = Number(process.argv[3] ?? 2)
-const connections = 50
+// BENCH_CONNECTIONS=1 measures one request at a time (latency without queueing).
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 
 const redis = await startRedisServer()
 
@@ -78,6 +79,8 @@ interface Run {
   commands: number
   /** CPU time of the app process per request, in µs. */
   cpuUs: number
+  /** Mean latency in ms (wrk workloads only). */
+  latencyMs: number | undefined
 }
 
 interface ClientResult {
@@ -88,6 +91,7 @@ interface ClientResult {
   rps: number
   ok: number
   errors: number
+  latencyMs?: number | undefined
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'tether-bench-'))
@@ -110,7 +114,10 @@ function wrkRandomCookies(app: App, path: string, cookies: string[]): ClientResu
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
   const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0)
   // wrk counts answered requests only.
+  const latency = /Latency\s+([\d.]+)(us|ms|s)\b/.exec(out)
+  const unit = { us: 0.001, ms: 1, s: 1000 }
   return {
+    latencyMs: latency === null ? undefined : Number(latency[1]) * unit[latency[2] as keyof typeof unit],
     sent,
     answered: sent,
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
@@ -164,6 +171,7 @@ async function load(app: App, path: string, cookie: string | string[] | undefine
     roundTrips: top / done,
     commands: all / done,
     cpuUs: cpu / done,
+    latencyMs: result.latencyMs,
   }
 }
 
@@ -190,7 +198,7 @@ const ALL_STACKS = [
 ]
 type Workload = 'count' | 'read' | 'profile' | 'new'
 const label: Record<Workload, string> = {
-  count: 'counter, one cookie (50 connections)',
+  count: `counter, one cookie (${connections} connections)`,
   read: 'read, 1000 sessions',
   profile: 'read, 1000 signed-in sessions (7 keys)',
   new: 'new session per request',
@@ -248,6 +256,7 @@ for (let round = 0; round < ROUNDS; round++) {
       else {
         best.rps = Math.max(best.rps, run.rps)
         best.cpuUs = Math.min(best.cpuUs, run.cpuUs)
+        if (run.latencyMs !== undefined) best.latencyMs = Math.min(best.latencyMs ?? Infinity, run.latencyMs)
         best.errors += run.errors
       }
       console.log(`round ${round + 1} ${key}: ${Math.round(run.rps)}/s`)
@@ -268,7 +277,7 @@ for (const app of apps) {
     }
     const what = app.stack.endsWith('plain') ? `${label[workload]} (no session)` : label[workload]
     rows.push(
-      `| ${app.stack} | ${what} | ${Math.round(run.rps)} | ${run.cpuUs.toFixed(0)} | ${run.roundTrips.toFixed(2)} | ${run.commands.toFixed(2)} | ${run.errors} | ${note} |`,
+      `| ${app.stack} | ${what} | ${Math.round(run.rps)} | ${run.cpuUs.toFixed(0)} | ${run.latencyMs?.toFixed(3) ?? ''} | ${run.roundTrips.toFixed(2)} | ${run.commands.toFixed(2)} | ${run.errors} | ${note} |`,
     )
   }
 }
@@ -344,9 +353,9 @@ const ratios = [
 ]
 console.log(`\n${ROUNDS} rounds of ${seconds} s per stack and workload, ${connections} connections`)
 console.log(
-  '| stack | workload | req/s (best) | app CPU µs/req (lowest) | Redis round trips/req | Redis commands/req (scripts included) | errors | notes |',
+  '| stack | workload | req/s (best) | app CPU µs/req (lowest) | mean latency ms (lowest; wrk workloads) | Redis round trips/req | Redis commands/req (scripts included) | errors | notes |',
 )
-console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |')
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
 for (const row of rows) console.log(row)
 console.log(
   '\n| ratio (same run, median of per-round ratios) | throughput | CPU per request (inverse) | per round |\n| --- | ---: | ---: | --- |',
