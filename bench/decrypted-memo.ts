@@ -7,24 +7,12 @@ import { RedisStore, SessionManager } from '@tether/core'
 import { createClient } from 'redis'
 import { startRedisServer } from '../test/support/redis-server.js'
 import { stopAllServices } from '../test/support/services.js'
+import { SIGNED_IN } from './signed-in-session.js'
 
 const SESSIONS = Number(process.argv[2] ?? 1000)
 const ms = Number(process.argv[3] ?? 2000)
 const CONCURRENCY = 50
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef'
-const SIGNED_IN: Record<string, unknown> = {
-  userId: 'u-4815162342',
-  name: 'Ada Lovelace',
-  email: 'ada.lovelace@example.com',
-  roles: ['customer', 'beta-tester'],
-  csrf: 'Vx3kq9J2mR8tL5wZ0pN7bC4hF6yD1sG_aE-uQiKoTjM',
-  cart: [
-    { sku: 'TEA-EARLGREY-250', qty: 2, price: 7.5 },
-    { sku: 'MUG-STONEWARE-BLUE', qty: 1, price: 14 },
-    { sku: 'BISCUIT-SHORTBREAD-12', qty: 3, price: 4.25 },
-  ],
-  preferences: { theme: 'dark', language: 'en-GB', currency: 'GBP', newsletter: false },
-}
 
 const server = await startRedisServer()
 const client = createClient({ url: server.url })

@@ -13,6 +13,7 @@ import session from 'express-session'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
+import { SIGNED_IN } from './signed-in-session.js'
 
 // @fastify/session declares its own request.session type; loaded untyped so that it does not
 // clash with @tether/fastify's declaration in the one type-check program of tests and benches.
@@ -57,20 +58,6 @@ async function connectRedis(): Promise<ConnectRedisStore> {
   return new ConnectRedisStore({ client, prefix: 'bench-cr:' })
 }
 
-/** What an app typically keeps for a signed-in user: one key per concern. */
-const SIGNED_IN: Record<string, unknown> = {
-  userId: 'u-4815162342',
-  name: 'Ada Lovelace',
-  email: 'ada.lovelace@example.com',
-  roles: ['customer', 'beta-tester'],
-  csrf: 'Vx3kq9J2mR8tL5wZ0pN7bC4hF6yD1sG_aE-uQiKoTjM',
-  cart: [
-    { sku: 'TEA-EARLGREY-250', qty: 2, price: 7.5 },
-    { sku: 'MUG-STONEWARE-BLUE', qty: 1, price: 14 },
-    { sku: 'BISCUIT-SHORTBREAD-12', qty: 3, price: 4.25 },
-  ],
-  preferences: { theme: 'dark', language: 'en-GB', currency: 'GBP', newsletter: false },
-}
 const profileOf = (get: (key: string) => unknown) => ({
   name: get('name'),
   items: (get('cart') as unknown[] | undefined)?.length ?? 0,

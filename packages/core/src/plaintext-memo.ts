@@ -46,7 +46,8 @@ export class PlaintextMemo {
     if (Object.isFrozen(record)) {
       // Frozen once means frozen for good: a record found here needs no further checks.
       const memo = this.#frozen.get(record)
-      if (memo !== undefined) return memo.storeId === storeId ? memo.json : openAll(storeId, record, open)
+      if (memo !== undefined)
+        return memo.storeId === storeId ? memo.json : openAll(storeId, record.fields, open)
       if (Object.isFrozen(record.fields)) {
         // A new frozen record (a HybridStore re-read, or its copy after a write) mostly repeats
         // the envelopes of the one before: only the changed ones are decrypted.
@@ -63,8 +64,10 @@ export class PlaintextMemo {
     fields: StoredSession['fields'],
     open: OpenField,
   ): ReadonlyMap<string, string> | undefined {
+    const recent = this.#recent
+    if (recent === undefined) return openAll(storeId, fields, open)
     const names = Object.keys(fields)
-    const known = this.#recent?.get(storeId)
+    const known = recent.get(storeId)
     if (known !== undefined && known.envelopes.size === names.length) {
       let same = true
       for (const name of names) {
@@ -86,7 +89,7 @@ export class PlaintextMemo {
       next.envelopes.set(name, envelope)
       next.json.set(name, json)
     }
-    this.#recent?.set(storeId, next)
+    recent.set(storeId, next)
     return next.json
   }
 
@@ -96,10 +99,14 @@ export class PlaintextMemo {
   }
 }
 
-function openAll(storeId: string, record: StoredSession, open: OpenField): Map<string, string> | undefined {
+function openAll(
+  storeId: string,
+  fields: StoredSession['fields'],
+  open: OpenField,
+): Map<string, string> | undefined {
   const json = new Map<string, string>()
-  for (const field of Object.keys(record.fields)) {
-    const text = open(storeId, field, record.fields[field])
+  for (const field of Object.keys(fields)) {
+    const text = open(storeId, field, fields[field])
     if (text === undefined) return undefined
     json.set(field, text)
   }
