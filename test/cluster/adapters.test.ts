@@ -35,12 +35,12 @@ for (const framework of ['express', 'fastify'] as const) {
       }
       // A hand-off is counted when the worker acknowledges it, which may come after its answer.
       let metrics = await cluster.metrics()
-      for (let i = 0; i < 40 && metrics.routedBy.cookie + metrics.routedBy.hash < 120; i++) {
+      for (let i = 0; i < 40 && metrics.routedBy.cookie + metrics.routedBy['first-visit'] < 120; i++) {
         await new Promise((resolve) => setTimeout(resolve, 50))
         metrics = await cluster.metrics()
       }
       expect(metrics.routedBy.cookie).to.equal(100)
-      expect(metrics.routedBy.hash).to.equal(20)
+      expect(metrics.routedBy['first-visit']).to.equal(20)
     })
 
     it("closes a pooled keep-alive connection that brings another worker's session, so it is routed afresh", async () => {

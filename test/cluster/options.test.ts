@@ -4,7 +4,7 @@ import { expect } from 'chai'
 describe('cluster options', () => {
   it('fills in the defaults', () => {
     const o = resolveClusterOptions({})
-    expect(o.strategies).to.deep.equal(['cookie', 'url-param', 'client-ip'])
+    expect(o.strategies).to.deep.equal(['cookie', 'url-param'])
     expect(o.maxHeaderSize).to.equal(16 * 1024)
     expect(o.headersTimeout).to.equal(10_000)
     expect(o.cookieName).to.equal('tether.sid')

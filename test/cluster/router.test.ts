@@ -11,10 +11,14 @@ import { describeHeadHandling, routeIn } from './head-handling.js'
 
 const ROUTES = ['w0', 'w1', 'w2']
 
-/** Three workers, small head limits so the limit tests run fast (see describeHeadHandling). */
+/**
+ * Three workers with every HTTP strategy on (client-ip is opt-in) and small head limits so the
+ * limit tests run fast (see describeHeadHandling).
+ */
 const ROUTING_OPTIONS: ClusterOptions = {
   workers: 3,
   host: '127.0.0.1',
+  strategies: ['cookie', 'url-param', 'client-ip'],
   secret: FIXTURE_SECRET,
   trustedProxies: ['loopback'],
   maxHeaderSize: 4096,

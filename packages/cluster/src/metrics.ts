@@ -1,8 +1,11 @@
 import type { RejectReason } from './http-responses.js'
 import type { StrategyName } from './strategies/strategy.js'
 
-/** How a connection found its worker: a strategy, or `'hash'` for a first visit spread by address. */
-export type RoutedBy = StrategyName | 'hash'
+/**
+ * How a connection found its worker: a strategy, or `'first-visit'` when none claimed it and it
+ * went to the worker with the fewest open connections.
+ */
+export type RoutedBy = StrategyName | 'first-visit'
 
 /** One worker slot as metrics() shows it. */
 export interface SlotSnapshot {
@@ -49,7 +52,7 @@ export class ClusterMetrics {
     'url-param': 0,
     'client-ip': 0,
     'proxy-protocol': 0,
-    hash: 0,
+    'first-visit': 0,
   }
   fallbacks = 0
   readonly rejected: Record<RejectReason, number> = { badRequest: 0, timeout: 0, tooLarge: 0, unavailable: 0 }

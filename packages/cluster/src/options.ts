@@ -15,9 +15,11 @@ export interface ClusterOptions {
   host?: string
   /**
    * Strategies in the order they are tried. `'cookie'` and `'url-param'` read the route of the
-   * session value; `'client-ip'` and `'proxy-protocol'` hash the client's address on the ring.
-   * Whatever no strategy claims (a first visit) is spread over the ring by its TCP address and port.
-   * @default ['cookie', 'url-param', 'client-ip'] (['client-ip'] with `https`)
+   * session value (`'url-param'` also the route in an engine.io id made by `socketIoId`);
+   * `'client-ip'` and `'proxy-protocol'` hash the client's address on the ring, for clients that
+   * cannot keep a cookie (everyone behind one NAT or proxy then shares a worker). A connection no
+   * strategy claims (a first visit) goes to the living worker with the fewest open connections.
+   * @default ['cookie', 'url-param'] (['client-ip'] with `https`, where nothing else can be read)
    */
   strategies?: readonly StrategyName[]
   /**
@@ -160,7 +162,7 @@ export function resolveClusterOptions(options: ClusterOptions | undefined): Reso
   }
   let strategies: readonly StrategyName[]
   if (o.strategies === undefined) {
-    strategies = https === undefined ? ['cookie', 'url-param', 'client-ip'] : ['client-ip']
+    strategies = https === undefined ? ['cookie', 'url-param'] : ['client-ip']
   } else {
     const allowed = `a non-empty array of ${STRATEGIES.map((s) => `'${s}'`).join(', ')}`
     if (!Array.isArray(o.strategies) || o.strategies.length === 0)

@@ -60,6 +60,8 @@ export class Router {
   /** Connections whose head is being read, so close() can drop them. */
   readonly #pending = new Set<Connection>()
   readonly #onRouted: (route: string) => void
+  /** Where the next tie between equally loaded workers is broken (see #leastConnected). */
+  #nextSlot = 0
 
   constructor(
     options: ResolvedClusterOptions,
@@ -187,21 +189,16 @@ export class Router {
     excluded?: Set<PoolWorker>,
   ): void {
     let choice = this.choose(input, excluded)
-    let by: RoutedBy | undefined = choice?.by
-    if (choice === undefined && this.#pool.ring.size > 0) {
-      // No strategy had an opinion (a first visit): spread by TCP address and port.
-      const key = `${connection.remoteAddress}:${connection.remotePort}`
-      const ring = excluded === undefined ? this.#pool.ring : this.#ringWithout(excluded)
-      const worker = this.#worker(this.#pick(ring, key))
-      if (worker !== undefined) {
-        choice = { worker, by: 'hash', connectionRoute: undefined }
-        by = 'hash'
-      }
+    if (choice === undefined) {
+      // No strategy had an opinion (a first visit): the living worker with the fewest connections.
+      const worker = this.#leastConnected(excluded)
+      if (worker !== undefined) choice = { worker, by: 'first-visit', connectionRoute: undefined }
     }
-    if (choice === undefined || by === undefined) {
+    if (choice === undefined) {
       this.#unavailable(connection)
       return
     }
+    const by = choice.by
     const { worker, connectionRoute } = choice
     const message: ConnectionMessage = {
       tether: 'connection',
@@ -234,6 +231,27 @@ export class Router {
     this.#metrics.rejected.unavailable++
     if (this.#readsHead) connection.reject('unavailable', this.#options.retryAfter)
     else connection.close()
+  }
+
+  /**
+   * The ready worker with the fewest open connections. Ties (every worker idle, as with one new
+   * connection per request) go to the first one after the previous pick, so first visits rotate.
+   */
+  #leastConnected(excluded: ReadonlySet<PoolWorker> | undefined): PoolWorker | undefined {
+    const count = this.#pool.slotCount
+    let best: PoolWorker | undefined
+    let bestIndex = 0
+    for (let i = 0; i < count; i++) {
+      const index = (this.#nextSlot + i) % count
+      const worker = this.#pool.readyAt(index)
+      if (worker === undefined || excluded?.has(worker) === true) continue
+      if (best === undefined || worker.connections < best.connections) {
+        best = worker
+        bestIndex = index
+      }
+    }
+    if (best !== undefined) this.#nextSlot = (bestIndex + 1) % count
+    return best
   }
 
   #pick(ring: HashRing, key: string): string | undefined {

@@ -28,6 +28,10 @@ export interface WorkerPool {
   owns(route: string): boolean
   /** Routes of the ready workers. */
   readonly ring: HashRing
+  /** Number of slots, alive or not. */
+  readonly slotCount: number
+  /** The ready worker of slot `index`, if any. */
+  readyAt(index: number): PoolWorker | undefined
 }
 
 interface Handed {
@@ -218,6 +222,15 @@ export class Supervisor extends EventEmitter implements WorkerPool {
 
   ready(route: string): PoolWorker | undefined {
     const current = this.#byRoute.get(route)?.current
+    return current?.ready === true ? current : undefined
+  }
+
+  get slotCount(): number {
+    return this.#slots.length
+  }
+
+  readyAt(index: number): PoolWorker | undefined {
+    const current = this.#slots[index]?.current
     return current?.ready === true ? current : undefined
   }
 
