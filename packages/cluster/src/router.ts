@@ -9,7 +9,7 @@ import { clientIpStrategy, unmapAddress } from './strategies/client-ip.js'
 import { cookieStrategy } from './strategies/cookie.js'
 import { proxyProtocolStrategy } from './strategies/proxy-protocol.js'
 import type { RoutingInput, Strategy, StrategyName } from './strategies/strategy.js'
-import { urlParamStrategy } from './strategies/url-param.js'
+import { engineIoStrategy, urlParamStrategy } from './strategies/url-param.js'
 import type { PoolWorker, WorkerPool } from './supervisor.js'
 
 /** Where a connection goes, and why. */
@@ -85,6 +85,10 @@ export class Router {
           return [name, proxyProtocolStrategy()]
       }
     })
+    // An engine.io id names the one process that holds its connection, so it goes before the
+    // cookie (whose owner may have changed since the connection was opened).
+    if (options.strategies.includes('url-param'))
+      this.#strategies.unshift(['url-param', engineIoStrategy(options.keyring)])
     this.#readsHead = options.https === undefined
     this.#readsProxy = options.strategies.includes('proxy-protocol')
   }

@@ -2,9 +2,18 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import https from 'node:https'
 import { Server as NetServer, Socket, type SocketConstructorOpts } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
-import { CONNECTION_ROUTE, isMisrouted, parseCookieValue, ROUTE_ENV, readCookieValues } from '@tether/core'
+import {
+  CONNECTION_ROUTE,
+  isMisrouted,
+  type Keyring,
+  parseCookieValue,
+  ROUTE_ENV,
+  readCookieValues,
+} from '@tether/core'
 import { type ConnectionMessage, isTetherMessage, type StatsMessage, type WorkerMessage } from './messages.js'
 import type { ResolvedClusterOptions } from './options.js'
+import { routeOfSocketIoId, setSocketIoIdentity } from './socket-io-id.js'
+import { queryValues } from './strategies/url-param.js'
 
 /** A Fastify instance, as far as the cluster needs one (its http server after `ready()`). */
 export interface FastifyLike {
@@ -57,6 +66,15 @@ function responding(socket: Socket): boolean {
 /** The net.Socket a TLSSocket was built on (tls keeps it as the handle's `_parentWrap`). */
 function wrappedSocket(socket: Socket): unknown {
   return (socket as Socket & { _handle?: { _parentWrap?: unknown } | null })._handle?._parentWrap
+}
+
+/** The route of the first engine.io id made by socketIoId() in the query of `url`, if any. */
+function engineIoRouteOf(url: string, keyring: Keyring | undefined): string | undefined {
+  for (const value of queryValues(url, 'sid')) {
+    const engineRoute = routeOfSocketIoId(value, keyring)
+    if (engineRoute !== undefined) return engineRoute
+  }
+  return undefined
 }
 
 function isFastify(app: unknown): app is FastifyLike {
@@ -120,6 +138,7 @@ async function serverOf(
  */
 export async function runWorker(options: ResolvedClusterOptions, factory: AppFactory): Promise<never> {
   const route = process.env[ROUTE_ENV] ?? ''
+  setSocketIoIdentity(route, options.keyring)
   const { server, close } = await serverOf(await factory(), options)
   const connections = new Map<Socket, ConnectionState>()
   const cookieName = options.cookieName
@@ -148,10 +167,35 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
     return state
   }
 
-  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+  /**
+   * Checks a request before the app sees it; true when it was answered here. A keep-alive
+   * connection (pooled by a browser or a proxy) can bring a request that belongs to another worker.
+   */
+  const intercept = (req: IncomingMessage, res: ServerResponse): boolean => {
     const state = stateOf(req.socket)
     if (draining) res.setHeader('Connection', 'close')
-    if (state !== undefined && state.seen++ === 0 && state.byCookie) return
+    const first = state !== undefined && state.seen++ === 0
+    const url = req.url
+    if (url?.includes('sid=')) {
+      const engineRoute = engineIoRouteOf(url, options.keyring)
+      if (engineRoute !== undefined) {
+        if (!isMisrouted(engineRoute, route, req.socket)) return false // ours: the cookie does not matter
+        // Its engine.io session lives in another worker, where engine.io alone can answer it: send
+        // the client round on a new connection (XHR and fetch follow a 307 with method and body).
+        misroutes++
+        reportSoon()
+        req.resume()
+        res.writeHead(307, {
+          location: url,
+          connection: 'close',
+          'cache-control': 'no-store',
+          'content-length': 0,
+        })
+        res.end()
+        return true
+      }
+    }
+    if (first && state.byCookie) return false
     const cookie = req.headers.cookie
     if (cookie?.includes(cookiePrefix)) {
       for (const value of readCookieValues(cookie, cookieName)) {
@@ -167,6 +211,16 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
         break
       }
     }
+    return false
+  }
+  // The app's request listeners (engine.io's among them) run only for requests not answered here.
+  const appListeners = server.listeners('request') as RequestListener[]
+  server.removeAllListeners('request')
+  const only = appListeners.length === 1 ? appListeners[0] : undefined
+  server.on('request', function tetherRequest(this: unknown, req: IncomingMessage, res: ServerResponse) {
+    if (intercept(req, res)) return
+    if (only !== undefined) only.call(this, req, res)
+    else for (const listener of appListeners) listener.call(this, req, res)
   })
   server.prependListener('upgrade', (req: IncomingMessage) => {
     const state = stateOf(req.socket)
