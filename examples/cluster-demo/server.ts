@@ -18,10 +18,9 @@ const cluster = await startCluster(
 )
 // From here on, only the primary runs.
 if (secret === DEMO_SECRET) console.warn('SESSION_SECRET is not set: using the fixed demo secret.')
-cluster.on('exit', (route: string, code: number | null, signal: string | null) => {
-  console.log(
-    `worker ${route} exited (${signal ?? `code ${code}`}); its sessions go to a backup until it is back`,
-  )
+cluster.on('exit', (route: string, code: number | null, signal: string | null, planned: boolean) => {
+  if (planned) return // reload(), Ctrl-C: the cluster stopped it on purpose
+  console.log(`worker ${route} exited (${signal ?? `code ${code}`}); it is being replaced`)
 })
 console.log(
   `cluster of ${cluster.workers.length} workers on http://${cluster.address.address}:${cluster.port}`,

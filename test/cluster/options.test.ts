@@ -10,6 +10,8 @@ describe('cluster options', () => {
     expect(o.cookieName).to.equal('tether.sid')
     expect(o.boundedLoad).to.equal(undefined)
     expect(resolveClusterOptions({ boundedLoad: true }).boundedLoad).to.equal(1.25)
+    expect(o.heartbeatTimeout).to.equal(10_000)
+    expect(resolveClusterOptions({ heartbeatTimeout: 0 }).heartbeatTimeout).to.equal(0)
   })
 
   it('names slots w<i>, or <node>-w<i>', () => {
@@ -31,6 +33,11 @@ describe('cluster options', () => {
       [{ cookieName: 'a;b' }, /^cookieName must be/],
       [{ secret: 'short' }, /^secret must be at least 32 characters/],
       [{ strategies: ['proxy-protocol'] }, /^trustedProxies must be/],
+      [
+        { heartbeatTimeout: 50 },
+        /^heartbeatTimeout must be 0 \(off\) or a whole number of milliseconds from 100/,
+      ],
+      [{ heartbeatTimeout: -1 }, /^heartbeatTimeout must be/],
     ]
     for (const [options, message] of cases)
       expect(() => resolveClusterOptions(options as never)).to.throw(TypeError, message)

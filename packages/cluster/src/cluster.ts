@@ -5,8 +5,10 @@ import type { Router } from './router.js'
 import type { Supervisor } from './supervisor.js'
 
 /**
- * The running cluster, in the primary. Emits 'exit' (route, code, signal) when a worker exits and
- * 'crash-loop' (route) when a slot is given up on.
+ * The running cluster, in the primary. Emits 'exit' (route, code, signal, planned) when a worker
+ * exits (`planned` is true when the cluster itself asked it to go: reload(), close(), SIGTERM),
+ * 'crash-loop' (route) when a slot is given up on, and 'hung' (route, pid) when a worker that
+ * stopped answering is killed.
  */
 export class Cluster extends EventEmitter {
   readonly #server: Server
@@ -38,6 +40,15 @@ export class Cluster extends EventEmitter {
         })
       }
       this.emit('crash-loop', route)
+    })
+    supervisor.on('hung', (route: string, pid: number | undefined) => {
+      if (this.listenerCount('hung') === 0) {
+        process.emitWarning(
+          `worker ${route} (pid ${pid}) sent no heartbeat within heartbeatTimeout: killed and replaced; its sessions go to the ring's pick meanwhile`,
+          { type: 'TetherWarning', code: 'TETHER_WORKER_HUNG' },
+        )
+      }
+      this.emit('hung', route, pid)
     })
     if (handleSignals) {
       this.#onSignal = () => {
@@ -87,6 +98,7 @@ export class Cluster extends EventEmitter {
       handoffRetries: m.handoffRetries,
       restarts: m.restarts,
       crashLoops: m.crashLoops,
+      hung: m.hung,
       slots: this.#supervisor.slots(),
     }
   }

@@ -31,8 +31,13 @@ export interface StatsMessage {
   readonly misroutes: number
 }
 
+/** Worker -> primary, from the worker's event loop: still answering (see heartbeatTimeout). */
+export interface HeartbeatMessage {
+  readonly tether: 'heartbeat'
+}
+
 export type PrimaryMessage = ConnectionMessage | DrainMessage
-export type WorkerMessage = ReadyMessage | StatsMessage
+export type WorkerMessage = ReadyMessage | StatsMessage | HeartbeatMessage
 
 /** The environment variable naming a worker's slot index (its route is in TETHER_ROUTE). */
 export const SLOT_ENV = 'TETHER_SLOT'

@@ -41,6 +41,8 @@ export interface ClusterMetricsSnapshot {
   readonly restarts: number
   /** Slots given up on after crashing `maxRestarts` times within `restartWindow`. */
   readonly crashLoops: number
+  /** Workers killed and replaced because they sent no heartbeat within `heartbeatTimeout`. */
+  readonly hung: number
   readonly slots: readonly SlotSnapshot[]
 }
 
@@ -60,4 +62,5 @@ export class ClusterMetrics {
   handoffRetries = 0
   restarts = 0
   crashLoops = 0
+  hung = 0
 }

@@ -84,6 +84,14 @@ export interface ClusterOptions {
    * killed. @default 30000
    */
   drainTimeout?: number
+  /**
+   * How long a ready worker may go without a heartbeat (it sends one every tenth of this, at least
+   * every second, from its event loop) before it counts as hung: it is taken off the ring at once
+   * (its sessions go to the ring's pick, as for a dead worker), its connections not yet
+   * acknowledged are routed again, and it is killed and replaced. Generous by default, so a long
+   * synchronous task is not taken for a hang. 0 turns the check off. @default 10000
+   */
+  heartbeatTimeout?: number
   /** Seconds in the Retry-After header of a 503 sent while no worker is alive. @default 1 */
   retryAfter?: number
   /** Drain and exit on SIGTERM and SIGINT. @default true */
@@ -112,6 +120,7 @@ export interface ResolvedClusterOptions {
   readonly restartWindow: number
   readonly readyTimeout: number
   readonly drainTimeout: number
+  readonly heartbeatTimeout: number
   readonly retryAfter: number
   readonly handleSignals: boolean
 }
@@ -136,6 +145,18 @@ function integer(
 
 function milliseconds(name: string, value: unknown, fallback: number): number {
   return integer(name, value, fallback, 1, 2 ** 31 - 1, 'a positive integer number of milliseconds')
+}
+
+function heartbeat(value: unknown): number {
+  const what = '0 (off) or a whole number of milliseconds from 100 to 2147483647'
+  const ms = integer('heartbeatTimeout', value, 10_000, 0, 2 ** 31 - 1, what)
+  if (ms > 0 && ms < 100) throw optionError('heartbeatTimeout', what, value)
+  return ms
+}
+
+/** How often a worker sends its heartbeat: a tenth of the timeout, at most a second apart. */
+export function heartbeatInterval(timeout: number): number {
+  return Math.max(10, Math.min(1_000, Math.floor(timeout / 10)))
 }
 
 function bool(name: string, value: unknown, fallback: boolean): boolean {
@@ -240,6 +261,7 @@ export function resolveClusterOptions(options: ClusterOptions | undefined): Reso
     restartWindow: milliseconds('restartWindow', o.restartWindow, 60_000),
     readyTimeout: milliseconds('readyTimeout', o.readyTimeout, 30_000),
     drainTimeout: milliseconds('drainTimeout', o.drainTimeout, 30_000),
+    heartbeatTimeout: heartbeat(o.heartbeatTimeout),
     retryAfter: integer(
       'retryAfter',
       o.retryAfter,

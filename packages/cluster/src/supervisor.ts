@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events'
 import { ROUTE_ENV } from '@tether/core'
 import type { Connection } from './connection.js'
 import { HashRing } from './hash-ring.js'
+import { HeartbeatMonitor } from './heartbeat-monitor.js'
 import { type ConnectionMessage, isTetherMessage, SLOT_ENV, type StatsMessage } from './messages.js'
 import type { ClusterMetrics, SlotSnapshot } from './metrics.js'
 import { type ResolvedClusterOptions, routeOfSlot } from './options.js'
@@ -185,6 +186,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   readonly #leaving = new Set<WorkerProcess>()
   /** Every worker process alive, whatever its state (starting ones included). */
   readonly #alive = new Set<WorkerProcess>()
+  readonly #heartbeats: HeartbeatMonitor<WorkerProcess>
   #closing = false
   #reloading: Promise<void> | undefined
 
@@ -193,6 +195,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     this.#options = options
     this.#metrics = metrics
     this.ring = new HashRing([], { virtualNodes: options.virtualNodes })
+    this.#heartbeats = new HeartbeatMonitor(options.heartbeatTimeout, (w) => this.#onHung(w))
     for (let index = 0; index < options.workers; index++) {
       const slot: Slot = {
         index,
@@ -307,6 +310,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       clearTimeout(slot.respawn)
       slot.respawn = undefined
     }
+    this.#heartbeats.close()
     for (const route of [...this.ring.nodes()]) this.ring.remove(route)
     // Starting workers too (a reload or a respawn in progress): none may outlive the cluster.
     await Promise.all([...this.#alive].map((w) => this.#drain(w)))
@@ -341,6 +345,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     // A worker's IPC errors (EPIPE while it dies) must never take the primary down.
     worker.on('error', () => undefined)
     worker.on('message', (message: unknown) => {
+      this.#heartbeats.heard(w)
       if (!isTetherMessage(message)) return
       if (message.tether === 'ready') {
         w.ready = true
@@ -389,11 +394,29 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     }
     slot.current = w
     this.ring.add(slot.route)
+    this.#heartbeats.watch(w)
+  }
+
+  /**
+   * A worker stopped answering (stopped, or stuck in synchronous code): its sessions go to the
+   * ring's pick at once, hand-offs it has not acknowledged are routed again, and it is killed; its
+   * exit refills the slot like a crash.
+   */
+  #onHung(w: WorkerProcess): void {
+    const slot = this.#byRoute.get(w.route)
+    if (slot?.current !== w || w.leaving || w.exited) return
+    this.#metrics.hung++
+    w.ready = false
+    this.ring.remove(slot.route)
+    w.abandonInFlight()
+    this.emit('hung', slot.route, w.pid)
+    w.worker.process.kill('SIGKILL')
   }
 
   /** Asks `w` to finish its connections and exit; kills it after drainTimeout. */
   async #drain(w: WorkerProcess): Promise<void> {
     w.leaving = true
+    this.#heartbeats.forget(w)
     if (w.exited) return
     this.#leaving.add(w)
     try {
@@ -410,11 +433,13 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   #onExit(slot: Slot, w: WorkerProcess, code: number | null, signal: string | null): void {
     w.exited = true
     w.ready = false
+    this.#heartbeats.forget(w)
     this.#leaving.delete(w)
     this.#alive.delete(w)
     // Hand-offs it never received went back to the router on 'disconnect', which comes after the
     // last message of the channel was read (unlike 'exit', which can overtake an ACK).
-    this.emit('exit', slot.route, code, signal)
+    // The fourth argument says whether the exit was asked for (reload, close, a replaced worker).
+    this.emit('exit', slot.route, code, signal, w.leaving || this.#closing)
     if (slot.current !== w) return // a worker still starting (its starter retries) or leaving
     slot.pastMisroutes += w.misroutes
     slot.current = undefined

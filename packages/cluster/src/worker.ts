@@ -11,7 +11,7 @@ import {
   readCookieValues,
 } from '@tether/core'
 import { type ConnectionMessage, isTetherMessage, type StatsMessage, type WorkerMessage } from './messages.js'
-import type { ResolvedClusterOptions } from './options.js'
+import { heartbeatInterval, type ResolvedClusterOptions } from './options.js'
 import { routeOfSocketIoId, setSocketIoIdentity } from './socket-io-id.js'
 import { queryValues } from './strategies/url-param.js'
 
@@ -298,5 +298,9 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
   process.on('SIGTERM', drain)
   process.on('SIGINT', drain)
   send({ tether: 'ready' })
+  if (options.heartbeatTimeout > 0) {
+    // Sent from this event loop: a worker stuck in synchronous code (or stopped) sends none.
+    setInterval(() => send({ tether: 'heartbeat' }), heartbeatInterval(options.heartbeatTimeout)).unref()
+  }
   return new Promise<never>(() => undefined)
 }
