@@ -41,6 +41,9 @@ if (mode === 'tether') {
 } else if (mode === 'socket-io-sticky') {
   if (cluster.isPrimary) {
     const server = http.createServer()
+    // As @socket.io/sticky's README shows: the request data it passes to workers over IPC needs
+    // the advanced serialization (with the default JSON one the workers answer nothing).
+    cluster.setupPrimary({ serialization: 'advanced' })
     setupMaster(server, { loadBalancingMethod: 'least-connection' })
     for (let i = 0; i < WORKERS; i++) cluster.fork()
     let ready = 0
