@@ -35,7 +35,7 @@ export function createChat(): http.Server {
   const io = new Server(server, process.env.TETHER_ROUTE === undefined ? {} : { adapter: createAdapter() })
   io.engine.generateId = socketIoId
   io.on('connection', (socket) => {
-    socket.emit('welcome', { worker, pid: process.pid, id: socket.conn.id })
+    socket.emit('welcome', { worker, pid: process.pid })
     socket.on('say', (message: { name?: unknown; text?: unknown }, ack?: (reply: object) => void) => {
       const text = clean(message?.text, 500, '')
       if (text === '') return ack?.({ error: 'empty message' })
