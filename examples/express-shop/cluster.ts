@@ -14,9 +14,6 @@ const cluster = await startCluster(
     port: Number(process.env.PORT ?? 3000),
     host: process.env.HOST ?? '127.0.0.1',
     secret, // the primary checks the cookie's MAC before it trusts the route in it
-    // Route on the session cookie only: first visits are then spread over the workers by
-    // connection (the default also hashes the client IP, which is one address on localhost).
-    strategies: ['cookie'],
   },
   () => {
     const app = express()
