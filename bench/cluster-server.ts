@@ -18,7 +18,7 @@ const report = (port: number) => console.log(JSON.stringify({ port }))
 
 if (mode === 'tether') {
   const c = await startCluster(
-    { workers: WORKERS, port: 0, host: '127.0.0.1', strategies: ['cookie'], handleSignals: true },
+    { workers: WORKERS, port: 0, host: '127.0.0.1', handleSignals: true }, // the default strategies
     () => app,
   )
   report(c.port)

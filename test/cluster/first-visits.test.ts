@@ -3,6 +3,7 @@ import WebSocket from 'ws'
 import { type ClusterFixture, startClusterFixture } from '../support/cluster-fixture.js'
 import { PROXY_ADDRESS, startForwardingProxy } from '../support/forwarding-proxy.js'
 import { cookieOf, request } from '../support/http-client.js'
+import { waitFor } from '../support/load-loop.js'
 
 /** Creates `count` sessions one after another, each on a new connection, and counts them per worker. */
 async function createSessions(
@@ -107,13 +108,4 @@ function openWebSocket(port: number, cookie: string): Promise<WebSocket> {
     ws.once('message', () => resolve(ws))
     ws.once('error', reject)
   })
-}
-
-/** Polls `condition` every 50 ms for up to 5 s. */
-async function waitFor(condition: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await condition()) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error('condition not met within 5 s')
 }

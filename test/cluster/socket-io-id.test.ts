@@ -1,7 +1,11 @@
-import { socketIoId } from '@tether/cluster'
 import { Keyring, parseCookieValue, verifyCookieValue } from '@tether/core'
 import { expect } from 'chai'
-import { routeOfSocketIoId, setSocketIoIdentity } from '../../packages/cluster/src/socket-io-id.js'
+// The source module, whose identity the cluster's worker side sets (the tests set it themselves).
+import {
+  routeOfSocketIoId,
+  setSocketIoIdentity,
+  socketIoId,
+} from '../../packages/cluster/src/socket-io-id.js'
 import { FIXTURE_SECRET } from './fixtures/session-cluster-secret.js'
 
 describe('socketIoId', () => {
