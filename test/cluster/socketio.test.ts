@@ -140,6 +140,34 @@ describe('socket.io clients through the cluster', function () {
     })
   })
 
+  describe('when the worker holding a connection dies', () => {
+    it('the client reconnects to a living worker and carries on', async () => {
+      const socket = io(`http://127.0.0.1:${cluster.port}`, {
+        transports: ['polling'],
+        forceNew: true,
+        reconnectionDelay: 100,
+      })
+      try {
+        await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+        const first = (await socket.timeout(5_000).emitWithAck('echo', 1)) as { route: string }
+        const pid = (await cluster.workers()).find((w) => w.route === first.route)!.pid!
+        const reconnected = new Promise<void>((resolve) => socket.io.once('reconnect', () => resolve()))
+        process.kill(pid, 'SIGKILL')
+        await reconnected
+        const after = (await socket.timeout(5_000).emitWithAck('echo', 2)) as { n: number; pid: number }
+        expect(after.n).to.equal(2)
+        expect(after.pid).to.not.equal(pid) // a living worker (or the dead one's replacement)
+      } finally {
+        socket.disconnect()
+      }
+      // The slot is refilled before the next test counts on three workers.
+      for (let i = 0; i < 100; i++) {
+        if ((await cluster.workers()).every((w) => w.state === 'ready')) break
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    })
+  })
+
   describe('engine.io ids', () => {
     it('route a request by a signed id, and not by a forged one', async () => {
       const socket = io(`http://127.0.0.1:${cluster.port}`, { transports: ['websocket'], forceNew: true })
