@@ -1,53 +1,7 @@
 import { readSync } from 'node:fs'
 import { Socket, type SocketConstructorOpts } from 'node:net'
 import { type RejectReason, reject } from './http-responses.js'
-
-/**
- * libuv's TCP handle (Node's TCPWrap) as a listening handle's `onconnection` receives it: the
- * object node:cluster's own round-robin passes to its workers. Not a documented API.
- */
-export interface TcpHandle {
-  onread: unknown
-  readStart(): number
-  readStop(): number
-  getpeername(out: { address?: string; port?: number }): number
-  useUserBuffer(buffer: Uint8Array): void
-  /** The file descriptor (Unix), -1 elsewhere. */
-  readonly fd?: number
-  close(callback?: () => void): void
-}
-
-/** Node's shared read state: where `onread` finds the length (or error) of the last read. */
-interface ReadState {
-  readonly array: Int32Array
-  readonly length: number
-}
-
-/**
- * Node reports each read of a stream handle through one shared Int32Array of its stream binding
- * (net.Socket reads it the same way). Undefined when this Node does not expose it, or when asked
- * (TETHER_PRIMARY_READER=socket): the primary then reads through a net.Socket, which costs about
- * 60 µs more CPU per connection.
- */
-function loadReadState(): ReadState | undefined {
-  if (process.env.TETHER_PRIMARY_READER === 'socket') return undefined
-  // process.binding() warns under --pending-deprecation: take the socket path then, silently.
-  if (process.execArgv.includes('--pending-deprecation')) return undefined
-  if ((process.env.NODE_OPTIONS ?? '').includes('--pending-deprecation')) return undefined
-  try {
-    const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding(
-      'stream_wrap',
-    )
-    const array = binding.streamBaseState
-    const length = binding.kReadBytesOrError
-    if (!(array instanceof Int32Array) || typeof length !== 'number') return undefined
-    return { array, length }
-  } catch {
-    return undefined
-  }
-}
-
-const readState = loadReadState()
+import { detachHandle, readState, type TcpHandle } from './node-internals.js'
 
 /**
  * Every head is read into this one buffer and copied out (the primary reads one connection at a
@@ -150,7 +104,7 @@ export class Connection {
       this.#socket = undefined
       socket.pause()
       if (socket.readableLength > 0) rest = (socket.read(socket.readableLength) as Buffer | null) ?? undefined
-      ;(socket as unknown as { _handle: unknown })._handle = null
+      detachHandle(socket)
       socket.removeAllListeners('data')
       socket.removeAllListeners('end')
       socket.destroy() // a shell now: the handle is ours again

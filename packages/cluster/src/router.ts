@@ -1,11 +1,12 @@
+import { unmapAddress } from './address.js'
 import type { Connection } from './connection.js'
 import { HashRing } from './hash-ring.js'
-import type { ParsedHead } from './head-parser.js'
-import { IncomingHead } from './incoming-head.js'
+import type { ParsedHead } from './head/head-reader.js'
+import { IncomingHead } from './head/incoming-head.js'
 import type { ConnectionMessage } from './messages.js'
 import type { ClusterMetrics, RoutedBy } from './metrics.js'
 import type { ResolvedClusterOptions } from './options.js'
-import { clientIpStrategy, unmapAddress } from './strategies/client-ip.js'
+import { clientIpStrategy } from './strategies/client-ip.js'
 import { cookieStrategy } from './strategies/cookie.js'
 import { proxyProtocolStrategy } from './strategies/proxy-protocol.js'
 import type { RoutingInput, Strategy, StrategyName } from './strategies/strategy.js'
@@ -59,20 +60,13 @@ export class Router {
   readonly #readsProxy: boolean
   /** Connections whose head is being read, so close() can drop them. */
   readonly #pending = new Set<Connection>()
-  readonly #onRouted: (route: string) => void
   /** Where the next tie between equally loaded workers is broken (see #leastConnected). */
   #nextSlot = 0
 
-  constructor(
-    options: ResolvedClusterOptions,
-    pool: WorkerPool,
-    metrics: ClusterMetrics,
-    onRouted: (route: string) => void = () => undefined,
-  ) {
+  constructor(options: ResolvedClusterOptions, pool: WorkerPool, metrics: ClusterMetrics) {
     this.#options = options
     this.#pool = pool
     this.#metrics = metrics
-    this.#onRouted = onRouted
     this.#strategies = options.strategies.map((name): [StrategyName, Strategy] => {
       switch (name) {
         case 'cookie':
@@ -215,7 +209,7 @@ export class Router {
         this.#metrics.routed++
         this.#metrics.routedBy[by]++
         if (connectionRoute !== undefined) this.#metrics.fallbacks++
-        this.#onRouted(worker.route)
+        this.#pool.countRouted(worker.route)
         return
       }
       if (attempt >= MAX_HANDOFF_ATTEMPTS) {

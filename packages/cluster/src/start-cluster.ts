@@ -1,9 +1,10 @@
 import cluster from 'node:cluster'
-import { createServer, type Server } from 'node:net'
+import { createServer } from 'node:net'
 import { ROUTE_ENV } from '@tether/core'
 import { Cluster } from './cluster.js'
-import { Connection, type TcpHandle } from './connection.js'
+import { Connection } from './connection.js'
 import { ClusterMetrics } from './metrics.js'
+import { acceptBareHandles, checkNodeInternals } from './node-internals.js'
 import { type ClusterOptions, resolveClusterOptions } from './options.js'
 import { Router } from './router.js'
 import { Supervisor } from './supervisor.js'
@@ -29,9 +30,16 @@ export async function startCluster(options: ClusterOptions, factory: AppFactory)
     throw new TypeError('startCluster(options, factory): factory must be a function that returns the app')
   }
   if (cluster.isWorker && process.env[ROUTE_ENV] !== undefined) return runWorker(resolved, factory)
+  const missing = checkNodeInternals()
+  if (missing.length > 0) {
+    process.emitWarning(`@tether/cluster on Node.js ${process.version} lacks ${missing.join('; ')}`, {
+      type: 'TetherWarning',
+      code: 'TETHER_NODE_INTERNALS',
+    })
+  }
   const metrics = new ClusterMetrics()
   const supervisor = new Supervisor(resolved, metrics)
-  const router = new Router(resolved, supervisor, metrics, (route) => supervisor.countRouted(route))
+  const router = new Router(resolved, supervisor, metrics)
   await supervisor.start()
   const server = createServer()
   try {
@@ -41,7 +49,7 @@ export async function startCluster(options: ClusterOptions, factory: AppFactory)
         server.off('error', reject)
         try {
           // Runs before the event loop polls the new listener: no connection is accepted before.
-          acceptBareHandles(server, router.handle)
+          acceptBareHandles(server, (handle) => router.handle(new Connection(handle)))
           resolve()
         } catch (error) {
           reject(error)
@@ -54,23 +62,4 @@ export async function startCluster(options: ClusterOptions, factory: AppFactory)
     throw error
   }
   return new Cluster(server, supervisor, router, metrics, resolved.handleSignals)
-}
-
-/**
- * Takes accepted connections as bare TCP handles, the way node:cluster's round-robin primary
- * does (its listening handle's `onconnection`), instead of letting net.Server wrap each one in a
- * net.Socket that the primary would only take apart again for the hand-off.
- */
-function acceptBareHandles(server: Server, take: (connection: Connection) => void): void {
-  const listening = (server as unknown as { _handle?: { onconnection?: unknown } | null })._handle
-  if (listening === undefined || listening === null || typeof listening.onconnection !== 'function') {
-    throw new Error(
-      '@tether/cluster: this Node.js version has no listening handle to accept connections from',
-    )
-  }
-  listening.onconnection = (status: number, handle: TcpHandle | undefined) => {
-    // An accept error (EMFILE) must not take the primary down; the listener keeps going.
-    if (status !== 0 || handle === undefined) return
-    take(new Connection(handle))
-  }
 }

@@ -11,6 +11,7 @@ import {
   readCookieValues,
 } from '@tether/core'
 import { type ConnectionMessage, isTetherMessage, type StatsMessage, type WorkerMessage } from './messages.js'
+import { armRequestTimeouts, responding, wrappedSocket } from './node-internals.js'
 import { heartbeatInterval, type ResolvedClusterOptions } from './options.js'
 import { routeOfSocketIoId, setSocketIoIdentity } from './socket-io-id.js'
 import { queryValues } from './strategies/url-param.js'
@@ -53,20 +54,6 @@ interface ConnectionState {
 const DRAIN_TICK_MS = 250
 /** Most often a worker reports its counters to the primary. */
 const STATS_INTERVAL_MS = 100
-
-/**
- * True while the http server is answering a request on `socket`: it keeps the response in flight
- * as `socket._httpMessage` (long-standing, used by http itself for this). Reading it costs nothing
- * per request, unlike tracking every response's end.
- */
-function responding(socket: Socket): boolean {
-  return (socket as Socket & { _httpMessage?: unknown })._httpMessage != null
-}
-
-/** The net.Socket a TLSSocket was built on (tls keeps it as the handle's `_parentWrap`). */
-function wrappedSocket(socket: Socket): unknown {
-  return (socket as Socket & { _handle?: { _parentWrap?: unknown } | null })._handle?._parentWrap
-}
 
 /** The route of the first engine.io id made by socketIoId() in the query of `url`, if any. */
 function engineIoRouteOf(url: string, keyring: Keyring | undefined): string | undefined {
@@ -121,11 +108,8 @@ async function serverOf(
         : 'startCluster({ https }) needs the app factory to return a request listener, an Express app or an https.Server',
     )
   }
-  // Node arms its headersTimeout/requestTimeout checks on 'listening', which a fed server never
-  // emits; start them directly so keep-alive requests after the first are guarded too.
-  for (const listener of server.listeners('listening')) {
-    if (listener.name === 'setupConnectionsTracking') (listener as () => void).call(server)
-  }
+  // So that keep-alive requests after the first are guarded by headersTimeout too.
+  armRequestTimeouts(server)
   return { server, close }
 }
 

@@ -1,13 +1,7 @@
 import { BlockList, isIP } from 'node:net'
 import { optionError } from '@tether/core'
+import { unmapAddress } from '../address.js'
 import type { Decision, RoutingInput, Strategy } from './strategy.js'
-
-/** `::ffff:192.0.2.1` -> `192.0.2.1`; other addresses unchanged. */
-export function unmapAddress(address: string): string {
-  return address.length > 7 && address.slice(0, 7).toLowerCase() === '::ffff:' && isIP(address.slice(7)) === 4
-    ? address.slice(7)
-    : address
-}
 
 /** A set of trusted proxy addresses (single addresses or CIDR ranges, IPv4 or IPv6). */
 export interface TrustedProxies {

@@ -1,4 +1,4 @@
-import type { ParsedHead } from '../head-parser.js'
+import type { ParsedHead } from '../head/head-reader.js'
 
 /** The routing strategies, tried in the order given. */
 export type StrategyName = 'cookie' | 'url-param' | 'client-ip' | 'proxy-protocol'

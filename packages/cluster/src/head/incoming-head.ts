@@ -1,6 +1,6 @@
-import { HeadReader, type ParsedHead } from './head-parser.js'
-import type { RejectReason } from './http-responses.js'
-import { readProxyHeader } from './strategies/proxy-protocol.js'
+import type { RejectReason } from '../http-responses.js'
+import { HeadReader, type ParsedHead } from './head-reader.js'
+import { readProxyHeader } from './proxy-header.js'
 
 /** The only headers the strategies read; the head parser skips the others. */
 const ROUTING_HEADERS: ReadonlySet<string> = new Set(['cookie', 'x-forwarded-for'])
