@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { HashRing, hash32 } from '@tether/cluster'
+import { HashRing } from '@tether/cluster'
 import { expect } from 'chai'
+import { hash32 } from '../../packages/cluster/src/hash-ring.js'
 
 /** `count` random 16-hex-character keys. */
 function randomKeys(count: number): string[] {
@@ -79,12 +80,27 @@ describe('HashRing', () => {
       expect(new HashRing(['solo']).get('anything')).to.equal('solo')
     })
 
-    it('hashes deterministically to unsigned 32-bit integers', () => {
-      expect(hash32('w0#0')).to.equal(hash32('w0#0'))
-      expect(hash32(''))
-        .to.be.a('number')
-        .within(0, 2 ** 32 - 1)
-      expect(hash32('a')).to.not.equal(hash32('b'))
+    it('hashes with FNV-1a and the murmur3 finaliser (known answers, computed independently)', () => {
+      // A change here would send every client to another worker: it must be deliberate.
+      const known: Array<[string, number]> = [
+        ['', 2872998923],
+        ['w0#0', 567059014],
+        ['w1#511', 2359864531],
+        ['tether', 3083048367],
+        ['198.51.100.7', 528467260],
+        ['a-w3#17', 3375870618],
+      ]
+      for (const [key, hash] of known) expect(hash32(key), JSON.stringify(key)).to.equal(hash)
+    })
+
+    it('places keys where it always did (4 nodes, default virtual nodes)', () => {
+      const ring = new HashRing(['w0', 'w1', 'w2', 'w3'])
+      expect(['w5', '198.51.100.7', '2001:db8::1', 'x'].map((key) => ring.get(key))).to.deep.equal([
+        'w0',
+        'w2',
+        'w3',
+        'w2',
+      ])
     })
   })
 

@@ -1,5 +1,5 @@
-import { resolveClusterOptions, routeOfSlot } from '@tether/cluster'
 import { expect } from 'chai'
+import { resolveClusterOptions, routeOfSlot } from '../../packages/cluster/src/options.js'
 
 describe('cluster options', () => {
   it('fills in the defaults', () => {

@@ -3,6 +3,7 @@ import { Fetch } from 'engine.io-client'
 import { io, type Socket } from 'socket.io-client'
 import { type ClusterFixture, startClusterFixture } from '../support/cluster-fixture.js'
 import { cookieOf, request } from '../support/http-client.js'
+import { waitFor } from '../support/load-loop.js'
 import { FIXTURE_SECRET } from './fixtures/session-cluster-secret.js'
 
 const ROUTES = ['w0', 'w1', 'w2']
@@ -114,8 +115,8 @@ describe('socket.io clients through the cluster', function () {
       // goes out on a connection another worker serves: that worker sends it round again (307).
       const before = (await cluster.metrics()).misroutes
       await chatMany(30, () => chat(cluster.port, { transports: [Fetch] }))
-      await new Promise((resolve) => setTimeout(resolve, 250)) // workers report every 100 ms
-      expect((await cluster.metrics()).misroutes, 'requests sent round').to.be.above(before)
+      // Workers report their counters every 100 ms at most.
+      await waitFor(async () => (await cluster.metrics()).misroutes > before)
     })
   })
 

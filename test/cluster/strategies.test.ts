@@ -1,5 +1,7 @@
-import { clientAddress, readProxyHeader, trustedProxies, unmapAddress } from '@tether/cluster'
 import { expect } from 'chai'
+import { unmapAddress } from '../../packages/cluster/src/address.js'
+import { readProxyHeader } from '../../packages/cluster/src/head/proxy-header.js'
+import { clientAddress, trustedProxies } from '../../packages/cluster/src/strategies/client-ip.js'
 
 function head(headers: Record<string, string>) {
   return { method: 'GET', target: '/', headers: new Map(Object.entries(headers)) }

@@ -185,11 +185,12 @@ describe('cluster supervision', function () {
         let error: Error | undefined
         await startClusterFixture(
           { workers: 2, host: '127.0.0.1', restartDelay: 10, maxRestarts: 3 },
-          { crashFlag },
+          { crashFlag, expectFailure: true },
         ).catch((e: Error) => {
           error = e
         })
         expect(error?.message).to.match(/exited with code 1 before it was ready/)
+        expect(error?.message).to.match(/worker w\d did not start: it exited 3 times within 60000 ms/)
       } finally {
         rmSync(crashFlag, { force: true })
       }

@@ -21,7 +21,8 @@ const running = new Set<ClusterFixture>()
 
 /**
  * Starts `fixtures/<name>.ts` with these cluster options (and `env` added to the environment);
- * resolves once it listens.
+ * resolves once it listens. With `extra.expectFailure` the fixture's stderr is kept out of the test
+ * output (a start-up that is meant to fail prints its error there) and put into the rejection.
  */
 export async function startClusterFixture(
   options: ClusterOptions,
@@ -32,7 +33,11 @@ export async function startClusterFixture(
   const path = fileURLToPath(new URL(`../cluster/fixtures/${name}.ts`, import.meta.url))
   const child = fork(path, [], {
     env: { ...process.env, ...env, TETHER_TEST_CLUSTER: JSON.stringify({ options, ...extra }) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', extra.expectFailure === true ? 'pipe' : 'inherit', 'ipc'],
+  })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
   })
   const events: Array<{ type: string; route?: string }> = []
   const waiting = new Map<number, (body: Record<string, unknown>) => void>()
@@ -49,7 +54,9 @@ export async function startClusterFixture(
     })
     child.once('exit', (code) => {
       clearTimeout(timer)
-      reject(new Error(`cluster fixture exited with code ${code} before it was ready`))
+      reject(
+        new Error(`cluster fixture exited with code ${code} before it was ready${stderr && `:\n${stderr}`}`),
+      )
     })
   })
   const ask = (type: string): Promise<Record<string, unknown>> =>

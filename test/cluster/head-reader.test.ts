@@ -1,5 +1,5 @@
-import { HeadReader } from '@tether/cluster'
 import { expect } from 'chai'
+import { HeadReader } from '../../packages/cluster/src/head/head-reader.js'
 
 const HEAD =
   'POST /cart/items?x=1 HTTP/1.1\r\nHost: shop.example\r\nCookie: a=1\r\nCookie: tether.sid=abc\r\n' +
