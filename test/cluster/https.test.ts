@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { HashRing } from '@tether/cluster'
 import { expect } from 'chai'
 import { type ClusterFixture, startClusterFixture } from '../support/cluster-fixture.js'
+import { describeWith } from '../support/system-binaries.js'
 
 /** A throw-away self-signed certificate for 127.0.0.1, made with the openssl CLI. */
 function selfSignedCertificate(): { key: string; cert: string } {
@@ -53,7 +54,7 @@ function get(port: number, path = '/'): Promise<Record<string, unknown>> {
   })
 }
 
-describe('cluster in HTTPS mode', function () {
+describeWith('openssl', 'cluster in HTTPS mode', function () {
   this.timeout(30_000)
   let cluster: ClusterFixture
   before(async () => {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { expect } from 'chai'
 import { type HaproxyHandle, startHaproxy } from '../support/haproxy.js'
 import { sharedRedisServer } from '../support/redis-server.js'
+import { describeWith } from '../support/system-binaries.js'
 
 const SECRET = 'haproxy-e2e-secret-of-at-least-32-chars'
 
@@ -91,7 +92,7 @@ class Client {
   }
 }
 
-describe('two Tether nodes behind HAProxy, sessions in Redis', function () {
+describeWith(['haproxy', 'redis-server'], 'two Tether nodes behind HAProxy, sessions in Redis', function () {
   this.timeout(90_000)
   let nodes: Node[] = []
   let haproxy: HaproxyHandle

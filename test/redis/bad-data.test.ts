@@ -10,6 +10,7 @@ import {
   uniquePrefix,
 } from '../support/redis-server.js'
 import { SessionBrowser } from '../support/redis-session-client.js'
+import { describeWith } from '../support/system-binaries.js'
 
 /** Commands RedisStore sends itself (scripts run HSET, PEXPIRE, PUBLISH… inside one EVALSHA). */
 const STORE_SENDS = new Set([
@@ -26,7 +27,7 @@ const STORE_SENDS = new Set([
 
 const SECRET = 'redis-bad-data-test-secret-0123456789abcdef'
 
-describe('RedisStore with garbage in Redis', () => {
+describeWith('redis-server', 'RedisStore with garbage in Redis', () => {
   let server: RedisServerHandle
   let c: TestClient
   let redis: Redis

@@ -16,6 +16,7 @@ import {
   uniquePrefix,
 } from '../support/redis-server.js'
 import { SessionBrowser } from '../support/redis-session-client.js'
+import { describeWith } from '../support/system-binaries.js'
 
 const SECRET = 'redis-failover-test-secret-0123456789abcdef'
 /** A request still pending after this long is hung: the store's own timeout is 2 s per call. */
@@ -114,7 +115,7 @@ for (const [name, connect] of [
   ['ioredis Cluster', ioredisClusterClient],
   ['node-redis cluster', nodeRedisClusterClient],
 ] as const) {
-  describe(`Redis Cluster replica failover (${name})`, function () {
+  describeWith('redis-server', `Redis Cluster replica failover (${name})`, function () {
     // Starting a 6-node cluster and a failover (2 s node timeout, election, gossip) take a few
     // seconds each; a loaded 2-core machine may need several times that.
     this.timeout(60_000)

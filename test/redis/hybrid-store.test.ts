@@ -22,6 +22,7 @@ import {
 } from '../support/redis-server.js'
 import { SessionBrowser } from '../support/redis-session-client.js'
 import { describeStoreContract, newStoreId, writeOf } from '../support/store-contract.js'
+import { describeWith } from '../support/system-binaries.js'
 
 const SECRET = 'redis-hybrid-test-secret-0123456789abcdef'
 
@@ -38,23 +39,25 @@ async function contractStore(client: Promise<TestClient>, prefix: string): Promi
   return store
 }
 
-describeStoreContract('HybridStore (ioredis)', async () =>
-  contractStore(ioredisClient(await sharedRedisServer()), 'hybrid'),
-)
-describeStoreContract('HybridStore (node-redis v5)', async () =>
-  contractStore(nodeRedisClient(await sharedRedisServer()), 'hybrid'),
-)
-
 let cluster: Promise<RedisClusterHandle> | undefined
-for (const [name, connect] of [
-  ['ioredis Cluster', ioredisClusterClient],
-  ['node-redis cluster', nodeRedisClusterClient],
-] as const) {
-  describeStoreContract(`HybridStore (${name})`, async () => {
-    cluster ??= startRedisCluster()
-    return contractStore(connect(await cluster), 'hybrid-cluster')
-  })
-}
+describeWith('redis-server', 'HybridStore and the SessionStore contract', () => {
+  describeStoreContract('HybridStore (ioredis)', async () =>
+    contractStore(ioredisClient(await sharedRedisServer()), 'hybrid'),
+  )
+  describeStoreContract('HybridStore (node-redis v5)', async () =>
+    contractStore(nodeRedisClient(await sharedRedisServer()), 'hybrid'),
+  )
+
+  for (const [name, connect] of [
+    ['ioredis Cluster', ioredisClusterClient],
+    ['node-redis cluster', nodeRedisClusterClient],
+  ] as const) {
+    describeStoreContract(`HybridStore (${name})`, async () => {
+      cluster ??= startRedisCluster()
+      return contractStore(connect(await cluster), 'hybrid-cluster')
+    })
+  }
+})
 
 /** Polls `check` every 20 ms until it holds, for at most `ms`. */
 async function eventually(check: () => boolean, ms = 5000): Promise<void> {
@@ -65,7 +68,7 @@ async function eventually(check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-describe('HybridStore cache', () => {
+describeWith('redis-server', 'HybridStore cache', () => {
   let server: RedisServerHandle
   let c: TestClient
   let store: HybridStore
@@ -215,191 +218,199 @@ class Peer {
 }
 
 for (const topology of ['standalone', 'cluster'] as const) {
-  describe(`HybridStore coherence across two processes on one Redis (${topology})`, () => {
-    let c: TestClient
-    let store: HybridStore
-    let peer: Peer
-    let prefix: string
+  describeWith(
+    'redis-server',
+    `HybridStore coherence across two processes on one Redis (${topology})`,
+    () => {
+      let c: TestClient
+      let store: HybridStore
+      let peer: Peer
+      let prefix: string
 
-    before(async function () {
-      this.timeout(60_000)
-      prefix = uniquePrefix('two')
-      if (topology === 'standalone') {
-        const server = await sharedRedisServer()
-        c = await ioredisClient(server)
-        peer = new Peer(server.url, prefix)
-      } else {
-        cluster ??= startRedisCluster()
-        const handle = await cluster
-        c = await ioredisClusterClient(handle)
-        peer = new Peer('', prefix, handle.nodes)
-      }
-      store = new HybridStore({ client: c.client as never, prefix })
-      await Promise.all([store.ready(), peer.ready])
-    })
-
-    after(async () => {
-      await peer?.close()
-      await store?.close()
-      await c?.close()
-    })
-
-    it("process B writes, process A's next read sees B's write (200 rounds)", async function () {
-      this.timeout(30_000)
-      const id = newStoreId()
-      await store.write(id, writeOf({ set: { n: '0' } }))
-      let stale = 0
-      for (let round = 1; round <= 200; round++) {
-        // A has the session cached (a hit, no round trip)…
-        expect((await store.get(id))?.fields.n).to.be.a('string')
-        // …B changes it in its own process…
-        expect(await peer.send('write', id, { set: { n: String(round) } })).to.equal(true)
-        // …and A's very next read shows B's change.
-        const seen = (await store.get(id)) as StoredSession
-        if (seen.fields.n !== String(round)) stale++
-      }
-      expect(stale).to.equal(0)
-    })
-
-    it("opens A's cached sessions without waiting, and A's next open after B's write shows it (200 rounds)", async function () {
-      this.timeout(30_000)
-      // Unencrypted, so the peer can write values the way the core encodes them (JSON).
-      const manager = new SessionManager({ secret: SECRET, store, encrypt: false })
-      const browser = new SessionBrowser(manager)
-      const before = new Set(await store.ids())
-      await browser.request((s) => s.set('n', 0))
-      const id = (await store.ids()).find((i) => !before.has(i))!
-      /** Opens the session as the adapters do: at once when it can, else by waiting. */
-      const open = async () => {
-        const now = manager.openNow(browser.cookie)
-        const ctx = now ?? (await manager.open(browser.cookie))
-        try {
-          return { n: ctx.session.get('n'), atOnce: now !== undefined }
-        } finally {
-          ctx.release()
+      before(async function () {
+        this.timeout(60_000)
+        prefix = uniquePrefix('two')
+        if (topology === 'standalone') {
+          const server = await sharedRedisServer()
+          c = await ioredisClient(server)
+          peer = new Peer(server.url, prefix)
+        } else {
+          cluster ??= startRedisCluster()
+          const handle = await cluster
+          c = await ioredisClusterClient(handle)
+          peer = new Peer('', prefix, handle.nodes)
         }
-      }
-      let stale = 0
-      let atOnce = 0
-      const rounds = 200
-      for (let round = 1; round <= rounds; round++) {
-        // B changes the session in its own process…
-        expect(await peer.send('write', id, { set: { n: String(round) } })).to.equal(true)
-        // …A's very next open shows it…
-        if ((await open()).n !== round) stale++
-        // …and A's open after that, with nothing changed, comes from its cache without waiting.
-        const again = await open()
-        if (again.n !== round) stale++
-        if (again.atOnce) atOnce++
-      }
-      expect(stale, 'opens that showed an older value').to.equal(0)
-      expect(atOnce, 'unchanged opens served from the cache without waiting').to.be.at.least(rounds * 0.9)
-    })
+        store = new HybridStore({ client: c.client as never, prefix })
+        await Promise.all([store.ready(), peer.ready])
+      })
 
-    it("keeps the copy A read after B's change: later deliveries of the same announcement do not drop it", async () => {
-      // In a cluster A listens on every master, so each announcement reaches it once from the
-      // master that ran the change and again, later, from every other master over the cluster bus.
-      const metrics = new Metrics()
-      store.attachMetrics(metrics)
-      const id = newStoreId()
-      await store.write(id, writeOf({ set: { n: '0' } }))
-      const rounds = 20
-      let kept = 0
-      for (let round = 1; round <= rounds; round++) {
-        await peer.send('write', id, { set: { n: String(round) } })
-        expect((await store.get(id))?.fields.n, `round ${round}: A after B`).to.equal(String(round))
-        // Time for the other masters' copies of B's announcement to arrive.
-        await new Promise((resolve) => setTimeout(resolve, 30))
-        const hits = metrics.get('cacheHits')
-        expect((await store.get(id))?.fields.n).to.equal(String(round))
-        if (metrics.get('cacheHits') === hits + 1) kept++
-      }
-      expect(kept, 'rounds whose second read A served from its cache').to.equal(rounds)
-    })
+      after(async () => {
+        await peer?.close()
+        await store?.close()
+        await c?.close()
+      })
 
-    it("process B destroys (a logout on another node), process A's next read finds nothing", async () => {
-      for (let round = 0; round < 50; round++) {
+      it("process B writes, process A's next read sees B's write (200 rounds)", async function () {
+        this.timeout(30_000)
         const id = newStoreId()
-        await store.write(id, writeOf({ set: { user: '"alice"' } }))
-        expect(await store.get(id)).to.not.equal(undefined)
-        await peer.send('destroy', id)
-        expect(await store.get(id)).to.equal(undefined)
-        // And A's in-flight request cannot bring it back.
-        expect(await store.write(id, writeOf({ set: { late: '1' }, create: false }))).to.equal(false)
-      }
-    })
+        await store.write(id, writeOf({ set: { n: '0' } }))
+        let stale = 0
+        for (let round = 1; round <= 200; round++) {
+          // A has the session cached (a hit, no round trip)…
+          expect((await store.get(id))?.fields.n).to.be.a('string')
+          // …B changes it in its own process…
+          expect(await peer.send('write', id, { set: { n: String(round) } })).to.equal(true)
+          // …and A's very next read shows B's change.
+          const seen = (await store.get(id)) as StoredSession
+          if (seen.fields.n !== String(round)) stale++
+        }
+        expect(stale).to.equal(0)
+      })
 
-    it("A's own writes after B's change keep B's keys (atomic per-key writes under the cache)", async () => {
-      const id = newStoreId()
-      await store.write(id, writeOf({ set: { a: '1' } }))
-      await peer.send('write', id, { set: { b: '2' } })
-      await store.write(id, writeOf({ set: { c: '3' }, create: false }))
-      expect((await store.get(id))?.fields).to.deep.equal({ a: '1', b: '2', c: '3' })
-      expect(await peer.send('get', id)).to.deep.include({ fields: { a: '1', b: '2', c: '3' } })
-    })
-  })
+      it("opens A's cached sessions without waiting, and A's next open after B's write shows it (200 rounds)", async function () {
+        this.timeout(30_000)
+        // Unencrypted, so the peer can write values the way the core encodes them (JSON).
+        const manager = new SessionManager({ secret: SECRET, store, encrypt: false })
+        const browser = new SessionBrowser(manager)
+        const before = new Set(await store.ids())
+        await browser.request((s) => s.set('n', 0))
+        const id = (await store.ids()).find((i) => !before.has(i))!
+        /** Opens the session as the adapters do: at once when it can, else by waiting. */
+        const open = async () => {
+          const now = manager.openNow(browser.cookie)
+          const ctx = now ?? (await manager.open(browser.cookie))
+          try {
+            return { n: ctx.session.get('n'), atOnce: now !== undefined }
+          } finally {
+            ctx.release()
+          }
+        }
+        let stale = 0
+        let atOnce = 0
+        const rounds = 200
+        for (let round = 1; round <= rounds; round++) {
+          // B changes the session in its own process…
+          expect(await peer.send('write', id, { set: { n: String(round) } })).to.equal(true)
+          // …A's very next open shows it…
+          if ((await open()).n !== round) stale++
+          // …and A's open after that, with nothing changed, comes from its cache without waiting.
+          const again = await open()
+          if (again.n !== round) stale++
+          if (again.atOnce) atOnce++
+        }
+        expect(stale, 'opens that showed an older value').to.equal(0)
+        expect(atOnce, 'unchanged opens served from the cache without waiting').to.be.at.least(rounds * 0.9)
+      })
+
+      it("keeps the copy A read after B's change: later deliveries of the same announcement do not drop it", async () => {
+        // In a cluster A listens on every master, so each announcement reaches it once from the
+        // master that ran the change and again, later, from every other master over the cluster bus.
+        const metrics = new Metrics()
+        store.attachMetrics(metrics)
+        const id = newStoreId()
+        await store.write(id, writeOf({ set: { n: '0' } }))
+        const rounds = 20
+        let kept = 0
+        for (let round = 1; round <= rounds; round++) {
+          await peer.send('write', id, { set: { n: String(round) } })
+          expect((await store.get(id))?.fields.n, `round ${round}: A after B`).to.equal(String(round))
+          // Time for the other masters' copies of B's announcement to arrive.
+          await new Promise((resolve) => setTimeout(resolve, 30))
+          const hits = metrics.get('cacheHits')
+          expect((await store.get(id))?.fields.n).to.equal(String(round))
+          if (metrics.get('cacheHits') === hits + 1) kept++
+        }
+        expect(kept, 'rounds whose second read A served from its cache').to.equal(rounds)
+      })
+
+      it("process B destroys (a logout on another node), process A's next read finds nothing", async () => {
+        for (let round = 0; round < 50; round++) {
+          const id = newStoreId()
+          await store.write(id, writeOf({ set: { user: '"alice"' } }))
+          expect(await store.get(id)).to.not.equal(undefined)
+          await peer.send('destroy', id)
+          expect(await store.get(id)).to.equal(undefined)
+          // And A's in-flight request cannot bring it back.
+          expect(await store.write(id, writeOf({ set: { late: '1' }, create: false }))).to.equal(false)
+        }
+      })
+
+      it("A's own writes after B's change keep B's keys (atomic per-key writes under the cache)", async () => {
+        const id = newStoreId()
+        await store.write(id, writeOf({ set: { a: '1' } }))
+        await peer.send('write', id, { set: { b: '2' } })
+        await store.write(id, writeOf({ set: { c: '3' }, create: false }))
+        expect((await store.get(id))?.fields).to.deep.equal({ a: '1', b: '2', c: '3' })
+        expect(await peer.send('get', id)).to.deep.include({ fields: { a: '1', b: '2', c: '3' } })
+      })
+    },
+  )
 }
 
-describe('HybridStore behind two app processes (misrouted or failed-over requests)', () => {
-  const children: ChildProcess[] = []
+describeWith(
+  'redis-server',
+  'HybridStore behind two app processes (misrouted or failed-over requests)',
+  () => {
+    const children: ChildProcess[] = []
 
-  after(async () => {
-    for (const child of children) {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await exited
-    }
-  })
-
-  async function startApp(url: string, prefix: string): Promise<string> {
-    const child = fork(fileURLToPath(new URL('./fixtures/hybrid-app.ts', import.meta.url)), {
-      execArgv: ['--import', 'tsx', '--conditions', 'tether-source'],
-      env: { ...process.env, APP_REDIS_URL: url, APP_PREFIX: prefix },
+    after(async () => {
+      for (const child of children) {
+        const exited = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        await exited
+      }
     })
-    children.push(child)
-    const port = await new Promise<number>((resolve, reject) => {
-      child.once('message', (m: { port: number }) => resolve(m.port))
-      child.once('exit', (code) => reject(new Error(`app exited with ${code}`)))
-    })
-    return `http://127.0.0.1:${port}`
-  }
 
-  it('never answers from a stale cache when requests of one session alternate between processes', async function () {
-    this.timeout(30_000)
-    const server = await sharedRedisServer()
-    const prefix = uniquePrefix('apps')
-    const [a, b] = await Promise.all([startApp(server.url, prefix), startApp(server.url, prefix)])
-    const first = await fetch(`${a}/count`)
-    const cookie = first.headers.get('set-cookie')!.split(';')[0]!
-    expect(((await first.json()) as { count: number }).count).to.equal(1)
-    const pids = new Set<number>()
-    const count = async (base: string) => {
-      const res = await fetch(`${base}/count`, { headers: { cookie } })
-      return (await res.json()) as { count: number; pid: number }
+    async function startApp(url: string, prefix: string): Promise<string> {
+      const child = fork(fileURLToPath(new URL('./fixtures/hybrid-app.ts', import.meta.url)), {
+        execArgv: ['--import', 'tsx', '--conditions', 'tether-source'],
+        env: { ...process.env, APP_REDIS_URL: url, APP_PREFIX: prefix },
+      })
+      children.push(child)
+      const port = await new Promise<number>((resolve, reject) => {
+        child.once('message', (m: { port: number }) => resolve(m.port))
+        child.once('exit', (code) => reject(new Error(`app exited with ${code}`)))
+      })
+      return `http://127.0.0.1:${port}`
     }
-    // Every request goes to the other process than the one before: each must see the last write.
-    for (let i = 2; i <= 101; i++) {
-      const body = await count(i % 2 === 0 ? b : a)
-      expect(body.count, `request ${i}`).to.equal(i)
-      pids.add(body.pid)
-    }
-    expect(pids.size).to.equal(2)
-    const stats = async (base: string) =>
-      (await (await fetch(`${base}/stats`)).json()) as { caching: boolean; hits: number }
-    const hitsBefore = (await stats(a)).hits
-    // Back under affinity: after one round to re-register, A serves the session from its cache.
-    for (let i = 102; i <= 111; i++) expect((await count(a)).count).to.equal(i)
-    expect((await stats(a)).hits - hitsBefore).to.be.at.least(8)
-    expect((await stats(a)).caching).to.equal(true)
-    expect((await stats(b)).caching).to.equal(true)
-  })
-})
+
+    it('never answers from a stale cache when requests of one session alternate between processes', async function () {
+      this.timeout(30_000)
+      const server = await sharedRedisServer()
+      const prefix = uniquePrefix('apps')
+      const [a, b] = await Promise.all([startApp(server.url, prefix), startApp(server.url, prefix)])
+      const first = await fetch(`${a}/count`)
+      const cookie = first.headers.get('set-cookie')!.split(';')[0]!
+      expect(((await first.json()) as { count: number }).count).to.equal(1)
+      const pids = new Set<number>()
+      const count = async (base: string) => {
+        const res = await fetch(`${base}/count`, { headers: { cookie } })
+        return (await res.json()) as { count: number; pid: number }
+      }
+      // Every request goes to the other process than the one before: each must see the last write.
+      for (let i = 2; i <= 101; i++) {
+        const body = await count(i % 2 === 0 ? b : a)
+        expect(body.count, `request ${i}`).to.equal(i)
+        pids.add(body.pid)
+      }
+      expect(pids.size).to.equal(2)
+      const stats = async (base: string) =>
+        (await (await fetch(`${base}/stats`)).json()) as { caching: boolean; hits: number }
+      const hitsBefore = (await stats(a)).hits
+      // Back under affinity: after one round to re-register, A serves the session from its cache.
+      for (let i = 102; i <= 111; i++) expect((await count(a)).count).to.equal(i)
+      expect((await stats(a)).hits - hitsBefore).to.be.at.least(8)
+      expect((await stats(a)).caching).to.equal(true)
+      expect((await stats(b)).caching).to.equal(true)
+    })
+  },
+)
 
 for (const [name, connect] of [
   ['node-redis cluster', nodeRedisClusterClient],
   ['ioredis Cluster', ioredisClusterClient],
 ] as const) {
-  describe(`HybridStore on a ${name} whose topology changes`, function () {
+  describeWith('redis-server', `HybridStore on a ${name} whose topology changes`, function () {
     this.timeout(120_000)
     let handle: RedisClusterHandle | undefined
     let a: TestClient | undefined

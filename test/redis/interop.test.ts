@@ -8,6 +8,7 @@ import { expressSessionCounterApp } from '../support/express-session-app.js'
 import { ioredisClient, nodeRedisClient, type TestClient } from '../support/redis-clients.js'
 import { sharedRedisServer, uniquePrefix } from '../support/redis-server.js'
 import { cookieFrom } from '../support/session-cookie.js'
+import { describeWith } from '../support/system-binaries.js'
 
 const SECRET = 'redis-interop-test-secret-0123456789abcdef'
 
@@ -31,7 +32,7 @@ async function rawValues(c: TestClient, prefix: string): Promise<string> {
   return out
 }
 
-describe('connect-redis v9 (node-redis) as the store of @tether/express', () => {
+describeWith('redis-server', 'connect-redis v9 (node-redis) as the store of @tether/express', () => {
   let c: TestClient
 
   before(async () => {
@@ -72,7 +73,7 @@ describe('connect-redis v9 (node-redis) as the store of @tether/express', () => 
   })
 })
 
-describe('RedisStore as the store of express-session', () => {
+describeWith('redis-server', 'RedisStore as the store of express-session', () => {
   for (const connect of [ioredisClient, nodeRedisClient]) {
     it(`keeps, counts and destroys sessions (${connect.name})`, async () => {
       const c = await connect(await sharedRedisServer())

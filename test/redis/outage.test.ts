@@ -17,6 +17,7 @@ import request from 'supertest'
 import { ioredisClient, nodeRedisClient, type TestClient } from '../support/redis-clients.js'
 import { type RedisServerHandle, startRedisServer, uniquePrefix } from '../support/redis-server.js'
 import { cookieFrom } from '../support/session-cookie.js'
+import { describeWith } from '../support/system-binaries.js'
 
 const SECRET = 'redis-outage-test-secret-0123456789abcdef'
 
@@ -61,7 +62,7 @@ const cases: Array<{
 ]
 
 for (const { name, connect, makeStore } of cases) {
-  describe(`Redis outage through an Express app (${name})`, () => {
+  describeWith('redis-server', `Redis outage through an Express app (${name})`, () => {
     let server: RedisServerHandle
     let c: TestClient
     let store: SessionStore
@@ -138,7 +139,7 @@ for (const { name, connect, makeStore } of cases) {
   })
 }
 
-describe('Redis outage through a Fastify app (RedisStore + ioredis)', () => {
+describeWith('redis-server', 'Redis outage through a Fastify app (RedisStore + ioredis)', () => {
   it('answers 503 with Retry-After while Redis is down, and recovers when it is back', async function () {
     if (process.env.REDIS_URL) this.skip()
     this.timeout(30_000)
@@ -175,7 +176,7 @@ describe('Redis outage through a Fastify app (RedisStore + ioredis)', () => {
   })
 })
 
-describe('A hung Redis (process frozen, connections open)', () => {
+describeWith('redis-server', 'A hung Redis (process frozen, connections open)', () => {
   it('fails store calls after the store timeout, then works again when Redis resumes', async function () {
     if (process.env.REDIS_URL) this.skip()
     const server = await startRedisServer()
@@ -211,7 +212,7 @@ describe('A hung Redis (process frozen, connections open)', () => {
   })
 })
 
-describe('Redis outage at the SessionManager level', () => {
+describeWith('redis-server', 'Redis outage at the SessionManager level', () => {
   it('open and commit reject with ERR_TETHER_STORE_UNAVAILABLE (not a silent empty session)', async function () {
     if (process.env.REDIS_URL) this.skip()
     const server = await startRedisServer()

@@ -18,6 +18,7 @@ import {
 import { SessionBrowser } from '../support/redis-session-client.js'
 import { storeIdOfCookie } from '../support/session-cookie.js'
 import { describeStoreContract, newStoreId, writeOf } from '../support/store-contract.js'
+import { describeWith } from '../support/system-binaries.js'
 
 const SECRET = 'redis-store-test-secret-0123456789abcdef'
 
@@ -46,11 +47,13 @@ async function contractStore(kind: ClientKind): Promise<RedisStore> {
   return store
 }
 
-describeStoreContract('RedisStore (ioredis)', () => contractStore('ioredis'))
-describeStoreContract('RedisStore (node-redis v5)', () => contractStore('node-redis'))
-describeStoreContract('RedisStore (ioredis Cluster)', () => contractStore('ioredis-cluster'))
+describeWith('redis-server', 'RedisStore and the SessionStore contract', () => {
+  describeStoreContract('RedisStore (ioredis)', () => contractStore('ioredis'))
+  describeStoreContract('RedisStore (node-redis v5)', () => contractStore('node-redis'))
+  describeStoreContract('RedisStore (ioredis Cluster)', () => contractStore('ioredis-cluster'))
+})
 
-describe('RedisStore options', () => {
+describeWith('redis-server', 'RedisStore options', () => {
   it('rejects a missing or unknown client, naming the option', () => {
     expect(() => new RedisStore({ client: undefined as never })).to.throw(TypeError, /^client must be/)
     expect(() => new RedisStore({ client: {} as never })).to.throw(TypeError, /^client must be/)
@@ -75,7 +78,7 @@ describe('RedisStore options', () => {
   })
 })
 
-describe('RedisStore expiry follows the SessionManager timeouts', () => {
+describeWith('redis-server', 'RedisStore expiry follows the SessionManager timeouts', () => {
   let c: TestClient
   let clock: sinon.SinonFakeTimers | undefined
 
@@ -132,7 +135,7 @@ describe('RedisStore expiry follows the SessionManager timeouts', () => {
 })
 
 for (const kind of Object.keys(makers) as ClientKind[]) {
-  describe(`RedisStore with ${kind}`, () => {
+  describeWith('redis-server', `RedisStore with ${kind}`, () => {
     let c: TestClient
     let store: RedisStore
     let manager: SessionManager
