@@ -8,7 +8,13 @@ export {
   resolveGuard,
   STORE_UNAVAILABLE_BODY,
 } from './adapter-support.js'
-export { decrypt, encrypt } from './cipher.js'
+export {
+  type CookieOptions,
+  type ResolvedCookieOptions,
+  readCookieValues,
+  resolveCookieOptions,
+  serializeSetCookie,
+} from './cookie/cookie-header.js'
 export {
   type CookieParts,
   type CookieRejection,
@@ -19,17 +25,13 @@ export {
   signCookieValue,
   type VerifiedCookie,
   verifyCookieValue,
-} from './cookie.js'
-export {
-  type CookieOptions,
-  type ResolvedCookieOptions,
-  readCookieValues,
-  resolveCookieOptions,
-  serializeSetCookie,
-} from './cookie-header.js'
+} from './cookie/cookie-value.js'
+export { type KnownCookie, VerifiedCookies } from './cookie/verified-cookies.js'
+export { decrypt, encrypt } from './crypto/cipher.js'
+export { CORRUPT, encryptedCodec, type FieldCodec, plainCodec } from './crypto/field-codec.js'
+export { type DerivedKeys, Keyring, MIN_SECRET_LENGTH, type Secret } from './crypto/keyring.js'
+export { newToken, storeIdOf, TOKEN_LENGTH } from './crypto/session-id.js'
 export { isTetherError, storeUnavailable, TetherError, type TetherErrorCode } from './errors.js'
-export { CORRUPT, encryptedCodec, type FieldCodec, plainCodec } from './field-codec.js'
-export { type DerivedKeys, Keyring, MIN_SECRET_LENGTH, type Secret } from './keyring.js'
 export {
   type CounterName,
   Metrics,
@@ -48,7 +50,6 @@ export {
   resolveRoute,
 } from './route.js'
 export type { RegenerateOptions, Session, SessionData, SessionKey, SessionValue } from './session.js'
-export { newToken, storeIdOf, TOKEN_LENGTH } from './session-id.js'
 export {
   type FlushOutcome,
   type SecureRequest,
@@ -81,4 +82,3 @@ export type {
 } from './stores/redis-client.js'
 export type { SessionStore, SessionWrite, StoredSession } from './stores/store.js'
 export { optionError, warnOnce } from './validate.js'
-export { type KnownCookie, VerifiedCookies } from './verified-cookies.js'

@@ -1,24 +1,24 @@
-import { signCookieValue } from './cookie.js'
 import {
   type CookieOptions,
   type ResolvedCookieOptions,
   readCookieValues,
   resolveCookieOptions,
   serializeSetCookie,
-} from './cookie-header.js'
+} from './cookie/cookie-header.js'
+import { signCookieValue } from './cookie/cookie-value.js'
+import { VerifiedCookies } from './cookie/verified-cookies.js'
+import { CORRUPT, encryptedCodec, type FieldCodec, parse, plainCodec } from './crypto/field-codec.js'
+import { Keyring, type Secret } from './crypto/keyring.js'
+import { newToken, storeIdOf } from './crypto/session-id.js'
 import { storeUnavailable, TetherError } from './errors.js'
-import { CORRUPT, encryptedCodec, type FieldCodec, parse, plainCodec } from './field-codec.js'
-import { Keyring, type Secret } from './keyring.js'
 import { LiveSession } from './live-session.js'
 import { Metrics } from './metrics.js'
 import { PlaintextMemo } from './plaintext-memo.js'
 import { resolveRoute } from './route.js'
 import type { RegenerateOptions, Session, SessionKey, SessionValue } from './session.js'
-import { newToken, storeIdOf } from './session-id.js'
 import { MemoryStore } from './stores/memory.js'
 import type { SessionStore, SessionWrite, StoredSession } from './stores/store.js'
 import { boolean, byteCount, fraction, optionError, positiveNumber } from './validate.js'
-import { VerifiedCookies } from './verified-cookies.js'
 
 /** Options shared by every Tether adapter. */
 export interface TetherOptions {
