@@ -1,6 +1,6 @@
 // What every framework adapter shares: its own options beyond the core's, the 503 body, and the
 // guard refusals. The adapters only translate these into their framework's reply calls.
-import type { TetherOptions } from './session-manager.js'
+import type { TetherOptions } from './options.js'
 import { optionError } from './validate.js'
 
 /** Options every adapter takes: the core's {@link TetherOptions} plus how it answers failures. */

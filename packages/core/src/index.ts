@@ -32,6 +32,7 @@ export { CORRUPT, encryptedCodec, type FieldCodec, plainCodec } from './crypto/f
 export { type DerivedKeys, Keyring, MIN_SECRET_LENGTH, type Secret } from './crypto/keyring.js'
 export { newToken, storeIdOf, TOKEN_LENGTH } from './crypto/session-id.js'
 export { isTetherError, storeUnavailable, TetherError, type TetherErrorCode } from './errors.js'
+export type { FlushOutcome } from './flush.js'
 export {
   type CounterName,
   Metrics,
@@ -39,6 +40,7 @@ export {
   type MetricsSnapshot,
   type PrometheusRegistry,
 } from './metrics.js'
+export type { TetherOptions } from './options.js'
 export { type OpenField, PlaintextMemo } from './plaintext-memo.js'
 export {
   CONNECTION_ROUTE,
@@ -50,14 +52,8 @@ export {
   resolveRoute,
 } from './route.js'
 export type { RegenerateOptions, Session, SessionData, SessionKey, SessionValue } from './session.js'
-export {
-  type FlushOutcome,
-  type SecureRequest,
-  SessionContext,
-  SessionManager,
-  type TetherOptions,
-  WAIT,
-} from './session-manager.js'
+export { type SecureRequest, SessionContext } from './session-context.js'
+export { SessionManager } from './session-manager.js'
 export {
   type ExpressSessionModule,
   type ExpressSessionStoreLike,
@@ -82,3 +78,4 @@ export type {
 } from './stores/redis-client.js'
 export type { SessionStore, SessionWrite, StoredSession } from './stores/store.js'
 export { optionError, warnOnce } from './validate.js'
+export { WAIT } from './wait.js'
