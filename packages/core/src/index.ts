@@ -1,13 +1,15 @@
 export {
   type AdapterOptions,
+  type ResolvedAdapterOptions,
+  resolveAdapterOptions,
+} from './adapter/adapter-options.js'
+export { STORE_UNAVAILABLE_BODY } from './adapter/failure-replies.js'
+export {
   type Denial,
   type DenialOptions,
   type RequireSessionOptions,
-  type ResolvedAdapterOptions,
-  resolveAdapterOptions,
   resolveGuard,
-  STORE_UNAVAILABLE_BODY,
-} from './adapter-support.js'
+} from './adapter/guards.js'
 export {
   type CookieOptions,
   type ResolvedCookieOptions,
