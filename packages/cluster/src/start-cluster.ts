@@ -1,6 +1,6 @@
 import cluster from 'node:cluster'
 import { createServer, type Server } from 'node:net'
-import { ROUTE_ENV } from '@tether/core'
+import { ROUTE_ENV } from '@tether/core/adapter'
 import { Cluster } from './cluster.js'
 import { Connection, type TcpHandle } from './connection.js'
 import { ClusterMetrics } from './metrics.js'

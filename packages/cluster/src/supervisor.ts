@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster'
 import { EventEmitter } from 'node:events'
-import { ROUTE_ENV } from '@tether/core'
+import { ROUTE_ENV } from '@tether/core/adapter'
 import type { Connection } from './connection.js'
 import { HashRing } from './hash-ring.js'
 import { HeartbeatMonitor } from './heartbeat-monitor.js'

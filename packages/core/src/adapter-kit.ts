@@ -26,7 +26,7 @@ export {
   type VerifiedCookie,
   verifyCookieValue,
 } from './cookie/cookie-value.js'
-export { Keyring, type Secret } from './crypto/keyring.js'
+export { type DerivedKeys, Keyring, type Secret } from './crypto/keyring.js'
 export { CONNECTION_ROUTE, isMisrouted, ROUTE_ENV, ROUTE_PATTERN } from './route.js'
 export type { SecureRequest, SessionContext } from './session-context.js'
 export { optionError } from './validate.js'

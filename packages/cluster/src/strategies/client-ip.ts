@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net'
-import { optionError } from '@tether/core'
+import { optionError } from '@tether/core/adapter'
 import type { Decision, RoutingInput, Strategy } from './strategy.js'
 
 /** `::ffff:192.0.2.1` -> `192.0.2.1`; other addresses unchanged. */
