@@ -9,7 +9,8 @@
 // burst of someone else's load does not land on one contender only.
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { issueCookieValue, Keyring } from '@tether/core'
+import { Keyring } from '@tether/core'
+import { issueCookieValue } from '@tether/core/adapter'
 import { startClusterServer } from './cluster-server-process.js'
 
 const seconds = Number(process.argv[2] ?? 3)

@@ -1,13 +1,8 @@
 // Core micro-benchmarks (issue 2). Run: node --expose-gc --import tsx --conditions=tether-source bench/core.ts
-import {
-  decrypt,
-  encrypt,
-  issueCookieValue,
-  Keyring,
-  MemoryStore,
-  type SessionWrite,
-  verifyCookieValue,
-} from '@tether/core'
+
+import { Keyring, MemoryStore, type SessionWrite } from '@tether/core'
+import { issueCookieValue, verifyCookieValue } from '@tether/core/adapter'
+import { decrypt, encrypt } from '../packages/core/src/crypto/cipher.js'
 import { bestMs, formatRate, gc, opsPerSecond } from './measure.js'
 
 const keyring = new Keyring('b'.repeat(32))

@@ -1,4 +1,5 @@
-import { Keyring, parseCookieValue, verifyCookieValue } from '@tether/core'
+import { Keyring } from '@tether/core'
+import { parseCookieValue, verifyCookieValue } from '@tether/core/adapter'
 import { expect } from 'chai'
 // The source module, whose identity the cluster's worker side sets (the tests set it themselves).
 import {

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http'
-import { storeIdOf } from '@tether/core'
 import { expect } from 'chai'
+import { storeIdOf } from '../../packages/core/src/crypto/session-id.js'
 import { DRIVERS } from '../support/adapter-drivers.js'
 import { cookieFrom, cookieValue } from '../support/session-cookie.js'
 import { type Shop, startShop } from './shop.js'

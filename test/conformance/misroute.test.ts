@@ -1,5 +1,5 @@
 import { Agent } from 'node:http'
-import { ROUTE_ENV } from '@tether/core'
+import { ROUTE_ENV } from '@tether/core/adapter'
 import { expect } from 'chai'
 import { DRIVERS } from '../support/adapter-drivers.js'
 import { cookieFrom } from '../support/session-cookie.js'

@@ -1,17 +1,10 @@
-import {
-  checkCookieValue,
-  issueCookieValue,
-  Keyring,
-  parseCookieValue,
-  readCookieValues,
-  resolveCookieOptions,
-  serializeSetCookie,
-  signCookieValue,
-  TOKEN_LENGTH,
-  verifyCookieValue,
-} from '@tether/core'
+import { Keyring } from '@tether/core'
+import { issueCookieValue, parseCookieValue, readCookieValues, verifyCookieValue } from '@tether/core/adapter'
 import { expect } from 'chai'
 import fc from 'fast-check'
+import { resolveCookieOptions, serializeSetCookie } from '../../packages/core/src/cookie/cookie-header.js'
+import { checkCookieValue, signCookieValue } from '../../packages/core/src/cookie/cookie-value.js'
+import { TOKEN_LENGTH } from '../../packages/core/src/crypto/session-id.js'
 
 const keyring = new Keyring('a'.repeat(32))
 const otherKeyring = new Keyring('b'.repeat(32))

@@ -1,7 +1,9 @@
 import { createHash, createHmac } from 'node:crypto'
-import { decrypt, encrypt, Keyring, newToken, storeIdOf } from '@tether/core'
+import { Keyring } from '@tether/core'
 import { expect } from 'chai'
 import fc from 'fast-check'
+import { decrypt, encrypt } from '../../packages/core/src/crypto/cipher.js'
+import { newToken, storeIdOf } from '../../packages/core/src/crypto/session-id.js'
 
 const keyring = new Keyring('k'.repeat(32))
 

@@ -3,13 +3,13 @@ import {
   fromExpressSessionStore,
   MemoryStore,
   SessionManager,
-  storeIdOf,
   toExpressSessionStore,
 } from '@tether/core'
 import { expect } from 'chai'
 import express from 'express'
 import session from 'express-session'
 import request from 'supertest'
+import { storeIdOf } from '../../packages/core/src/crypto/session-id.js'
 import { expressSessionCounterApp } from '../support/express-session-app.js'
 
 const SECRET = 'e'.repeat(32)

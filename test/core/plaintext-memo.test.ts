@@ -1,5 +1,6 @@
-import { MemoryStore, PlaintextMemo, SessionManager, type StoredSession } from '@tether/core'
+import { MemoryStore, SessionManager, type StoredSession } from '@tether/core'
 import { expect } from 'chai'
+import { PlaintextMemo } from '../../packages/core/src/plaintext-memo.js'
 import { storeIdOfCookie } from '../support/session-cookie.js'
 
 const SECRET = 'm'.repeat(32)

@@ -1,7 +1,12 @@
 // VerifiedCookies (added with issue 3 for the adapters' per-request cost): a bounded memory of
 // cookie values that verified, so a repeated cookie costs no HMAC and no SHA-256.
-import { checkCookieValue, issueCookieValue, Keyring, storeIdOf, VerifiedCookies } from '@tether/core'
+
+import { Keyring } from '@tether/core'
+import { issueCookieValue } from '@tether/core/adapter'
 import { expect } from 'chai'
+import { checkCookieValue } from '../../packages/core/src/cookie/cookie-value.js'
+import { VerifiedCookies } from '../../packages/core/src/cookie/verified-cookies.js'
+import { storeIdOf } from '../../packages/core/src/crypto/session-id.js'
 
 const SECRET = 'v'.repeat(32)
 

@@ -1,7 +1,8 @@
-import { type Session, storeIdOf } from '@tether/core'
+import type { Session } from '@tether/core'
 import tether, { tether as namedTether, requireSession } from '@tether/fastify'
 import { expect } from 'chai'
 import Fastify from 'fastify'
+import { storeIdOf } from '../../packages/core/src/crypto/session-id.js'
 import { TEST_SECRET } from '../support/adapter-drivers.js'
 import { SwitchableStore } from '../support/switchable-store.js'
 

@@ -17,6 +17,20 @@ function plainNode(args: string[]): string {
   })
 }
 
+/** The names an entry point exports, loaded through `import` and through `require`. */
+function exportedNames(specifier: string): { viaImport: string[]; viaRequire: string[] } {
+  const viaImport = plainNode([
+    '--input-type=module',
+    '-e',
+    `const m = await import('${specifier}'); console.log(JSON.stringify(Object.keys(m).sort()))`,
+  ])
+  const viaRequire = plainNode([
+    '-e',
+    `const m = require('${specifier}'); console.log(JSON.stringify(Object.keys(m).filter((k) => k !== '__esModule' && k !== 'module.exports').sort()))`,
+  ])
+  return { viaImport: JSON.parse(viaImport), viaRequire: JSON.parse(viaRequire) }
+}
+
 describe('published packages', function () {
   this.timeout(120_000)
 
@@ -39,19 +53,18 @@ describe('published packages', function () {
       })
 
       it('loads with import and with require, exposing the same names', () => {
-        const viaImport = plainNode([
-          '--input-type=module',
-          '-e',
-          `const m = await import('@tether/${name}'); console.log(JSON.stringify(Object.keys(m).sort()))`,
-        ])
-        const viaRequire = plainNode([
-          '-e',
-          `const m = require('@tether/${name}'); console.log(JSON.stringify(Object.keys(m).filter((k) => k !== '__esModule' && k !== 'module.exports').sort()))`,
-        ])
-        expect(JSON.parse(viaRequire)).to.deep.equal(JSON.parse(viaImport))
+        const { viaImport, viaRequire } = exportedNames(`@tether/${name}`)
+        expect(viaRequire).to.deep.equal(viaImport)
       })
     })
   }
+
+  it('@tether/core/adapter loads with import and with require, exposing the same names', () => {
+    const { viaImport, viaRequire } = exportedNames('@tether/core/adapter')
+    expect(viaImport).to.include.members(['SessionBinding', 'FailureReplies', 'WAIT'])
+    expect(viaRequire).to.deep.equal(viaImport)
+    expect(existsSync(`${root}/packages/core/dist/adapter-kit.d.ts`)).to.equal(true)
+  })
 
   it('@tether/core works from its build', () => {
     const out = plainNode([

@@ -1,6 +1,7 @@
-import { Metrics, RedisStore, SessionManager, storeIdOf } from '@tether/core'
+import { Metrics, RedisStore, SessionManager } from '@tether/core'
 import { expect } from 'chai'
 import type { Redis } from 'ioredis'
+import { storeIdOf } from '../../packages/core/src/crypto/session-id.js'
 import { dumpAll, ioredisClient, type TestClient } from '../support/redis-clients.js'
 import {
   parseCommandStats,

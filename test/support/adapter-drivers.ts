@@ -2,7 +2,8 @@
 // run every behaviour against both adapters over real HTTP.
 import type { AddressInfo, Socket } from 'node:net'
 import { Readable } from 'node:stream'
-import { CONNECTION_ROUTE, type Metrics, type Session, type TetherOptions } from '@tether/core'
+import type { Metrics, Session, TetherOptions } from '@tether/core'
+import { CONNECTION_ROUTE } from '@tether/core/adapter'
 import {
   type RequireSessionOptions,
   requireSession as requireExpressSession,

@@ -1,6 +1,7 @@
 // Reads the session cookie out of responses, the way a browser would keep it.
-import { storeIdOf } from '@tether/core'
+
 import type { Response } from 'supertest'
+import { storeIdOf } from '../../packages/core/src/crypto/session-id.js'
 
 /** The Set-Cookie lines of a response. */
 export function setCookiesOf(res: Response): string[] {

@@ -1,4 +1,4 @@
-import { optionError } from '@tether/core'
+import { optionError } from '@tether/core/adapter'
 
 /**
  * 32-bit FNV-1a over a string's UTF-16 code units, followed by murmur3's fmix32 finaliser.

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import type { SecureContextOptions, TlsOptions } from 'node:tls'
-import { Keyring, optionError, ROUTE_PATTERN, type Secret } from '@tether/core'
+import { Keyring, optionError, ROUTE_PATTERN, type Secret } from '@tether/core/adapter'
 import { DEFAULT_VIRTUAL_NODES } from './hash-ring.js'
 import { type TrustedProxies, trustedProxies } from './strategies/client-ip.js'
 import type { StrategyName } from './strategies/strategy.js'

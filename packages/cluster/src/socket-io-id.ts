@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { type Keyring, ROUTE_ENV } from '@tether/core'
+import { type Keyring, ROUTE_ENV } from '@tether/core/adapter'
 
 // engine.io ids that name the worker that made them: `<random>.<route>.<mac>`, so the primary can
 // send every request of an engine.io session (its polling requests and its WebSocket upgrade,

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster'
 import { createServer } from 'node:net'
-import { ROUTE_ENV } from '@tether/core'
+import { ROUTE_ENV } from '@tether/core/adapter'
 import { Cluster } from './cluster.js'
 import { Connection } from './connection.js'
 import { ClusterMetrics } from './metrics.js'

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
-import { ROUTE_ENV } from '@tether/core'
+import { ROUTE_ENV } from '@tether/core/adapter'
 import { HashRing } from './hash-ring.js'
 import { HeartbeatMonitor } from './heartbeat-monitor.js'
 import { isTetherMessage, SLOT_ENV, type StatsMessage } from './messages.js'

@@ -9,7 +9,7 @@ import {
   parseCookieValue,
   ROUTE_ENV,
   readCookieValues,
-} from '@tether/core'
+} from '@tether/core/adapter'
 import { type ConnectionMessage, isTetherMessage, type StatsMessage, type WorkerMessage } from './messages.js'
 import { armRequestTimeouts, responding, wrappedSocket } from './node-internals.js'
 import { heartbeatInterval, type ResolvedClusterOptions } from './options.js'

@@ -1,35 +1,10 @@
-export {
-  type AdapterOptions,
-  type Denial,
-  type DenialOptions,
-  type RequireSessionOptions,
-  type ResolvedAdapterOptions,
-  resolveAdapterOptions,
-  resolveGuard,
-  STORE_UNAVAILABLE_BODY,
-} from './adapter-support.js'
-export { decrypt, encrypt } from './cipher.js'
-export {
-  type CookieParts,
-  type CookieRejection,
-  checkCookieValue,
-  issueCookieValue,
-  MAC_LENGTH,
-  parseCookieValue,
-  signCookieValue,
-  type VerifiedCookie,
-  verifyCookieValue,
-} from './cookie.js'
-export {
-  type CookieOptions,
-  type ResolvedCookieOptions,
-  readCookieValues,
-  resolveCookieOptions,
-  serializeSetCookie,
-} from './cookie-header.js'
-export { isTetherError, storeUnavailable, TetherError, type TetherErrorCode } from './errors.js'
-export { CORRUPT, encryptedCodec, type FieldCodec, plainCodec } from './field-codec.js'
-export { type DerivedKeys, Keyring, MIN_SECRET_LENGTH, type Secret } from './keyring.js'
+// @tether/core: what an app needs. The stores, the session manager (for apps that drive it
+// directly), errors, metrics, the express-session store adapters, the key ring, and the types of
+// options and sessions. The kit for adapters and the cluster is `@tether/core/adapter`.
+
+export type { CookieOptions, ResolvedCookieOptions } from './cookie/cookie-header.js'
+export { type DerivedKeys, Keyring, type Secret } from './crypto/keyring.js'
+export { isTetherError, TetherError, type TetherErrorCode } from './errors.js'
 export {
   type CounterName,
   Metrics,
@@ -37,26 +12,10 @@ export {
   type MetricsSnapshot,
   type PrometheusRegistry,
 } from './metrics.js'
-export { type OpenField, PlaintextMemo } from './plaintext-memo.js'
-export {
-  CONNECTION_ROUTE,
-  DEFAULT_ROUTE,
-  isMisrouted,
-  isValidRoute,
-  ROUTE_ENV,
-  ROUTE_PATTERN,
-  resolveRoute,
-} from './route.js'
+export type { TetherOptions } from './options.js'
 export type { RegenerateOptions, Session, SessionData, SessionKey, SessionValue } from './session.js'
-export { newToken, storeIdOf, TOKEN_LENGTH } from './session-id.js'
-export {
-  type FlushOutcome,
-  type SecureRequest,
-  SessionContext,
-  SessionManager,
-  type TetherOptions,
-  WAIT,
-} from './session-manager.js'
+export type { SecureRequest, SessionContext } from './session-context.js'
+export { SessionManager } from './session-manager.js'
 export {
   type ExpressSessionModule,
   type ExpressSessionStoreLike,
@@ -80,5 +39,4 @@ export type {
   RedisClientLike,
 } from './stores/redis-client.js'
 export type { SessionStore, SessionWrite, StoredSession } from './stores/store.js'
-export { optionError, warnOnce } from './validate.js'
-export { type KnownCookie, VerifiedCookies } from './verified-cookies.js'
+export { WAIT } from './wait.js'

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type Session, WAIT } from '@tether/core'
+import type { Session } from '@tether/core'
+import { WAIT } from '@tether/core/adapter'
 
 type Method = 'writeHead' | 'write' | 'end'
 type Call = { method: Method; args: unknown[] }

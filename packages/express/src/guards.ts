@@ -1,7 +1,8 @@
-import { type Denial, type RequireSessionOptions, resolveGuard, type Session } from '@tether/core'
+import type { Session } from '@tether/core'
+import { type Denial, type RequireSessionOptions, resolveGuard } from '@tether/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
-export type { DenialOptions, RequireSessionOptions } from '@tether/core'
+export type { DenialOptions, RequireSessionOptions } from '@tether/core/adapter'
 
 /** Decides whether a request's session may go on; only `true` lets it through. */
 export type SessionPredicate = (session: Session, req: Request) => boolean | Promise<boolean>

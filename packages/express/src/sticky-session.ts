@@ -1,16 +1,15 @@
 import type { ServerResponse } from 'node:http'
+import { type Metrics, SessionManager } from '@tether/core'
 import {
-  isMisrouted,
-  isTetherError,
-  type Metrics,
-  type Session,
+  detectMisroute,
+  FailureReplies,
+  type FailureReply,
+  SessionBinding,
   type SessionContext,
-  SessionManager,
-  type WAIT,
-} from '@tether/core'
+} from '@tether/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { commitBeforeHead, holdOwner } from './commit-before-head.js'
-import { resolveAdapterOptions, STORE_UNAVAILABLE_BODY, type StickySessionOptions } from './options.js'
+import { resolveAdapterOptions, type StickySessionOptions } from './options.js'
 import { exposeSession } from './request-session.js'
 
 /** The middleware returned by `stickySession()`, with the engine behind it. */
@@ -44,7 +43,7 @@ export interface StickySessionMiddleware extends RequestHandler {
  * })
  */
 export function stickySession(options: StickySessionOptions): StickySessionMiddleware {
-  const { retryAfter } = resolveAdapterOptions(options)
+  const replies = new FailureReplies(resolveAdapterOptions(options).retryAfter)
   const manager = new SessionManager(options)
 
   const middleware = function stickySession(req: Request, res: Response, next: NextFunction): void {
@@ -58,14 +57,14 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
     try {
       ctx = manager.openNow(req.headers.cookie)
     } catch (error) {
-      openFailed(error, retryAfter, res, next)
+      openFailed(error, replies, res, next)
       return
     }
     if (ctx === undefined) {
-      void attach(manager, retryAfter, req, res, next)
+      void attach(manager, replies, req, res, next)
       return
     }
-    bind(manager, retryAfter, ctx, req, res)
+    bind(manager, replies, ctx, req, res)
     next()
   }
   return Object.assign(middleware, {
@@ -78,7 +77,7 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
 /** Opens the request's session and ties it to the response. Module-level: no closures per request. */
 async function attach(
   manager: SessionManager,
-  retryAfter: number,
+  replies: FailureReplies,
   req: Request,
   res: Response,
   next: NextFunction,
@@ -87,34 +86,30 @@ async function attach(
   try {
     ctx = await manager.open(req.headers.cookie)
   } catch (error) {
-    openFailed(error, retryAfter, res, next)
+    openFailed(error, replies, res, next)
     return
   }
-  bind(manager, retryAfter, ctx, req, res)
+  bind(manager, replies, ctx, req, res)
   next()
 }
 
-function openFailed(error: unknown, retryAfter: number, res: Response, next: NextFunction): void {
-  if (isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) sendFailure(res, 503, retryAfter)
+/** A failed open: the 503 when the store is down (the request ends here), else Express's error path. */
+function openFailed(error: unknown, replies: FailureReplies, res: Response, next: NextFunction): void {
+  const reply = replies.afterOpen(error)
+  if (reply !== undefined) sendFailure(res, reply)
   else next(error)
 }
 
 /** Gives the request its session and makes the response commit it before its head goes out. */
 function bind(
   manager: SessionManager,
-  retryAfter: number,
+  replies: FailureReplies,
   ctx: SessionContext,
   req: Request,
   res: Response,
 ): void {
-  if (isMisrouted(ctx.route, manager.route, req.socket)) {
-    // A pooled keep-alive connection brought another worker's session here: close it so the
-    // client's next request is routed afresh to the owner.
-    res.setHeader('Connection', 'close')
-    manager.metrics.increment('misroutes')
-    ctx.markMisrouted()
-  }
-  const binding = new ResponseBinding(ctx, req, res, retryAfter)
+  if (detectMisroute(manager, ctx, req.socket)) res.setHeader('Connection', 'close')
+  const binding = new ResponseBinding(ctx, req, res, replies)
   commitBeforeHead(req, res, binding)
   exposeSession(req, ctx.session)
   // Released on the response's 'close' (see commitBeforeHead), which a request whose client is
@@ -123,60 +118,31 @@ function bind(
 }
 
 /**
- * One request's session tied to its response: commits before the head goes out (through
- * commitBeforeHead), answers a failed commit, and releases the session once, when the response is
- * over — or, if a commit is still running then, when that commit settles.
+ * The shared binding (commit before the head, release once) on an Express response: it is the
+ * response's hold owner (see commitBeforeHead) and answers a failed commit in Express's terms.
  */
-class ResponseBinding {
-  #committing = false
-  #over = false
-
+class ResponseBinding extends SessionBinding {
   constructor(
-    readonly ctx: SessionContext,
+    ctx: SessionContext,
     readonly req: Request,
     readonly res: Response,
-    readonly retryAfter: number,
-  ) {}
-
-  get session(): Session {
-    return this.ctx.session
-  }
-
-  release(): void {
-    this.#over = true
-    if (!this.#committing) this.ctx.release()
-  }
-
-  commitNow(): string | undefined | typeof WAIT {
-    return this.ctx.commitNow(this)
-  }
-
-  async commit(): Promise<string | undefined> {
-    this.#committing = true
-    try {
-      return await this.ctx.commit(this)
-    } finally {
-      this.#committing = false
-      if (this.#over) this.ctx.release()
-    }
+    readonly replies: FailureReplies,
+  ) {
+    super(ctx)
   }
 
   fail(error: unknown): void {
-    const unavailable = isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')
-    sendFailure(this.res, unavailable ? 503 : 500, unavailable ? this.retryAfter : undefined)
+    sendFailure(this.res, this.replies.afterCommit(error))
   }
 
-  /**
-   * Asked by the core only when a cookie is sent: `req.secure` consults Express's trust-proxy
-   * setting. (The binding itself is what the core asks: no closure per request.)
-   */
+  /** `req.secure` consults Express's trust-proxy setting. */
   get secure(): boolean {
     return this.req.secure
   }
 }
 
-/** Replaces whatever the app had prepared with a small JSON error. */
-function sendFailure(res: ServerResponse, status: 500 | 503, retryAfter: number | undefined): void {
+/** Replaces whatever the app had prepared with the failure reply. */
+function sendFailure(res: ServerResponse, reply: FailureReply): void {
   if (res.headersSent) {
     res.destroy()
     return
@@ -184,11 +150,10 @@ function sendFailure(res: ServerResponse, status: 500 | 503, retryAfter: number 
   const closeAfter = res.getHeader('connection') === 'close'
   for (const name of res.getHeaderNames()) res.removeHeader(name)
   if (closeAfter) res.setHeader('Connection', 'close')
-  const body = status === 503 ? STORE_UNAVAILABLE_BODY : JSON.stringify({ error: 'internal server error' })
-  res.statusCode = status
-  if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter))
-  res.setHeader('Content-Type', 'application/json; charset=utf-8')
-  res.setHeader('Content-Length', Buffer.byteLength(body))
+  res.statusCode = reply.status
+  for (const [name, value] of reply.headers) res.setHeader(name, value)
+  res.setHeader('Content-Length', Buffer.byteLength(reply.body))
+  // Express has always sent its 500 as no-store too (the 503 is in any case).
   res.setHeader('Cache-Control', 'no-store')
-  res.end(body)
+  res.end(reply.body)
 }

@@ -1,15 +1,15 @@
+import { type Metrics, type Session, SessionManager } from '@tether/core'
 import {
-  isMisrouted,
-  isTetherError,
-  type Metrics,
-  type Session,
+  detectMisroute,
+  FailureReplies,
+  type FailureReply,
+  SessionBinding,
   type SessionContext,
-  SessionManager,
   WAIT,
-} from '@tether/core'
+} from '@tether/core/adapter'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { resolveAdapterOptions, STORE_UNAVAILABLE_BODY, type TetherPluginOptions } from './options.js'
+import { resolveAdapterOptions, type TetherPluginOptions } from './options.js'
 
 /** What the plugin decorates the Fastify instance with, as `fastify.tether`. */
 export interface TetherDecoration {
@@ -21,39 +21,18 @@ export interface TetherDecoration {
 
 const CONTEXT = Symbol('tether.context')
 
-/** A request's session context and its one-time release, kept on the request. */
-class RequestSession {
-  committing = false
-  over = false
+/** The shared binding (commit before the head, release once), kept on the Fastify request. */
+class RequestSession extends SessionBinding {
   constructor(
-    readonly ctx: SessionContext,
+    ctx: SessionContext,
     readonly request: FastifyRequest,
-  ) {}
+  ) {
+    super(ctx)
+  }
 
-  /** Asked by the core only when a cookie is sent (Fastify's protocol honours trustProxy). */
+  /** Fastify's protocol honours trustProxy. */
   get secure(): boolean {
     return this.request.protocol === 'https'
-  }
-
-  /** Called when the response is over or the client went away; a running commit releases later. */
-  release(): void {
-    this.over = true
-    if (!this.committing) this.ctx.release()
-  }
-
-  /** The commit done at once (an in-process store), or WAIT when commit() is needed. */
-  commitNow(): string | undefined | typeof WAIT {
-    return this.ctx.commitNow(this)
-  }
-
-  async commit(): Promise<string | undefined> {
-    this.committing = true
-    try {
-      return await this.ctx.commit(this)
-    } finally {
-      this.committing = false
-      if (this.over) this.ctx.release()
-    }
   }
 }
 
@@ -62,7 +41,7 @@ interface RequestWithContext {
 }
 
 async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptions): Promise<void> {
-  const { retryAfter } = resolveAdapterOptions(options)
+  const replies = new FailureReplies(resolveAdapterOptions(options).retryAfter)
   const manager = new SessionManager(options)
   const decoration: TetherDecoration = { manager, metrics: manager.metrics }
 
@@ -83,17 +62,12 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
     const raw = reply.raw
     raw.on('close', () => held.release())
     if (raw.destroyed || request.raw.socket?.destroyed === true) held.release()
-    if (isMisrouted(ctx.route, manager.route, request.raw.socket)) {
-      // A pooled keep-alive connection brought another worker's session here: close it so the
-      // client's next request is routed afresh to the owner.
-      reply.header('connection', 'close')
-      manager.metrics.increment('misroutes')
-      ctx.markMisrouted()
-    }
+    if (detectMisroute(manager, ctx, request.raw.socket)) reply.header('connection', 'close')
   }
   /** A failed open: 503 when the store is down (the request ends here), else Fastify's error path. */
   const openFailed = (reply: FastifyReply, error: unknown, done: (error?: Error) => void): void => {
-    if (isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) sendUnavailable(reply, retryAfter)
+    const failure = replies.afterOpen(error)
+    if (failure !== undefined) applyFailure(reply, failure).send(failure.body)
     else done(error as Error)
   }
 
@@ -131,7 +105,7 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
     try {
       setCookie = held.commitNow()
     } catch (error) {
-      done(null, replaceWithFailure(reply, payload, error, retryAfter))
+      done(null, replaceWithFailure(reply, payload, replies.afterCommit(error)))
       return
     }
     if (setCookie !== WAIT) {
@@ -144,7 +118,7 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
         if (header !== undefined) reply.header('set-cookie', header)
         done(null, payload)
       },
-      (error: unknown) => done(null, replaceWithFailure(reply, payload, error, retryAfter)),
+      (error: unknown) => done(null, replaceWithFailure(reply, payload, replies.afterCommit(error))),
     )
   })
 
@@ -153,38 +127,23 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
   })
 }
 
-function sendUnavailable(reply: FastifyReply, retryAfter: number): void {
-  reply
-    .code(503)
-    .header('retry-after', String(retryAfter))
-    .header('cache-control', 'no-store')
-    .type('application/json; charset=utf-8')
-    .send(STORE_UNAVAILABLE_BODY)
+/** Puts a failure reply's status and headers on the reply; the caller sends its body. */
+function applyFailure(reply: FastifyReply, failure: FailureReply): FastifyReply {
+  reply.code(failure.status)
+  for (const [name, value] of failure.headers) reply.header(name, value)
+  return reply
 }
 
-/** Turns the reply into a 503 (store down) or 500 after a failed commit, dropping the app's payload. */
-function replaceWithFailure(
-  reply: FastifyReply,
-  payload: unknown,
-  error: unknown,
-  retryAfter: number,
-): string {
+/** Turns the reply into the failure reply after a failed commit, dropping the app's payload. */
+function replaceWithFailure(reply: FastifyReply, payload: unknown, failure: FailureReply): string {
   const stream = payload as { destroy?: () => void } | null
   if (typeof stream?.destroy === 'function') stream.destroy()
   const keepClose = reply.getHeader('connection') === 'close'
   reply.removeHeader('set-cookie')
   for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
   if (keepClose) reply.header('connection', 'close')
-  if (!isTetherError(error, 'ERR_TETHER_STORE_UNAVAILABLE')) {
-    reply.code(500).type('application/json; charset=utf-8')
-    return JSON.stringify({ error: 'internal server error' })
-  }
-  reply
-    .code(503)
-    .header('retry-after', String(retryAfter))
-    .header('cache-control', 'no-store')
-    .type('application/json; charset=utf-8')
-  return STORE_UNAVAILABLE_BODY
+  applyFailure(reply, failure)
+  return failure.body
 }
 
 /**

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net'
-import { optionError } from '@tether/core'
+import { optionError } from '@tether/core/adapter'
 import { unmapAddress } from '../address.js'
 import type { Decision, RoutingInput, Strategy } from './strategy.js'
 

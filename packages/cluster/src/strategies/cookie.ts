@@ -1,4 +1,4 @@
-import { type Keyring, parseCookieValue, readCookieValues, verifyCookieValue } from '@tether/core'
+import { type Keyring, parseCookieValue, readCookieValues, verifyCookieValue } from '@tether/core/adapter'
 import type { Decision, RoutingInput, Strategy } from './strategy.js'
 
 /**

@@ -1,4 +1,4 @@
-import { type Keyring, parseCookieValue, verifyCookieValue } from '@tether/core'
+import { type Keyring, parseCookieValue, verifyCookieValue } from '@tether/core/adapter'
 import { routeOfSocketIoId } from '../socket-io-id.js'
 import type { Decision, RoutingInput, Strategy } from './strategy.js'
 

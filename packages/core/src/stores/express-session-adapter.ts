@@ -1,4 +1,4 @@
-import { storeIdOf } from '../session-id.js'
+import { storeIdOf } from '../crypto/session-id.js'
 import type { SessionStore, SessionWrite, StoredSession } from './store.js'
 
 /*

@@ -1,4 +1,10 @@
-import { resolveAdapterOptions, resolveGuard, STORE_UNAVAILABLE_BODY } from '@tether/core'
+import { TetherError } from '@tether/core'
+import {
+  FailureReplies,
+  resolveAdapterOptions,
+  resolveGuard,
+  STORE_UNAVAILABLE_BODY,
+} from '@tether/core/adapter'
 import { expect } from 'chai'
 
 const SHAPE = 'a function (session, req) => boolean'
@@ -19,6 +25,23 @@ describe('adapter support shared by @tether/express and @tether/fastify', () => 
       error: 'session store unavailable',
       code: 'ERR_TETHER_STORE_UNAVAILABLE',
     })
+  })
+
+  it('answers a store failure with a 503 that says when to retry, anything else a commit hits with a 500', () => {
+    const replies = new FailureReplies(7)
+    const down = new TetherError('ERR_TETHER_STORE_UNAVAILABLE', 'down')
+    expect(replies.afterOpen(down)).to.equal(replies.unavailable)
+    expect(replies.afterCommit(down)).to.equal(replies.unavailable)
+    expect(replies.unavailable.status).to.equal(503)
+    expect(replies.unavailable.body).to.equal(STORE_UNAVAILABLE_BODY)
+    expect(replies.unavailable.headers).to.deep.include.members([
+      ['Retry-After', '7'],
+      ['Cache-Control', 'no-store'],
+      ['Content-Type', 'application/json; charset=utf-8'],
+    ])
+    expect(replies.afterOpen(new Error('bug'))).to.equal(undefined)
+    expect(replies.afterCommit(new Error('bug'))).to.include({ status: 500 })
+    expect(JSON.parse(replies.internal.body)).to.deep.equal({ error: 'internal server error' })
   })
 
   it('gives guards 401/403 JSON refusals by default, configurable', () => {

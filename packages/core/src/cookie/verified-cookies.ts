@@ -1,6 +1,6 @@
-import { type CookieRejection, checkCookieValue, type VerifiedCookie } from './cookie.js'
-import type { Keyring } from './keyring.js'
-import { storeIdOf } from './session-id.js'
+import type { Keyring } from '../crypto/keyring.js'
+import { storeIdOf } from '../crypto/session-id.js'
+import { type CookieRejection, checkCookieValue, type VerifiedCookie } from './cookie-value.js'
 
 /** A cookie value that verified, with the store id of its token. */
 export interface KnownCookie extends VerifiedCookie {

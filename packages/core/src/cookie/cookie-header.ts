@@ -1,4 +1,4 @@
-import { boolean, oneOf, optionError, positiveNumber } from './validate.js'
+import { boolean, oneOf, optionError, positiveNumber } from '../validate.js'
 
 /** How the session cookie is sent. */
 export interface CookieOptions {

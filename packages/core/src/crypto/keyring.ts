@@ -1,6 +1,6 @@
 import { hkdfSync, timingSafeEqual } from 'node:crypto'
+import { optionError } from '../validate.js'
 import { HmacSha256 } from './hmac.js'
-import { optionError } from './validate.js'
 
 /** A secret as users pass it: a string or bytes of at least 32 characters/bytes. */
 export type Secret = string | Uint8Array

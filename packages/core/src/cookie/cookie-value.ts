@@ -1,5 +1,5 @@
-import type { Keyring } from './keyring.js'
-import { newToken, TOKEN_LENGTH } from './session-id.js'
+import type { Keyring } from '../crypto/keyring.js'
+import { newToken, TOKEN_LENGTH } from '../crypto/session-id.js'
 
 /**
  * The session cookie's value: `<token>.<route>.<mac>`.

@@ -1,0 +1,221 @@
+import type { FieldCodec } from './crypto/field-codec.js'
+import { storeUnavailable } from './errors.js'
+import type { LiveSession } from './live-session.js'
+import type { Metrics } from './metrics.js'
+import { expiryOf, type ResolvedTetherOptions } from './options.js'
+import type { Session } from './session.js'
+import type { SessionStore, SessionWrite } from './stores/store.js'
+import { WAIT } from './wait.js'
+
+/** What a flush did. */
+export type FlushOutcome = 'written' | 'touched' | 'unchanged' | 'gone'
+
+/** One write or touch of a flush. */
+interface FlushStep {
+  readonly now: number
+  readonly expiresAt: number
+  /** The session had no record yet. */
+  readonly create: boolean
+  /** The live session's version when the step began. */
+  readonly captured: number
+  /** The changes written (undefined for a touch). */
+  readonly changes: Map<string, string | undefined> | undefined
+  readonly write: SessionWrite | undefined
+}
+
+/**
+ * The flush engine: stores a live session's changes (encoded, and encrypted when that is on) or
+ * records its activity, one write at a time per session, in the order the changes were made.
+ */
+export class Flusher {
+  readonly #store: SessionStore
+  /** The store's synchronous forms can be used (see synchronousForms()). */
+  readonly #synchronous: boolean
+  readonly #metrics: Metrics
+  readonly #options: ResolvedTetherOptions
+  readonly #touchInterval: number
+  readonly #owner: ((session: Session) => string | undefined) | undefined
+  readonly #codec: FieldCodec
+
+  constructor(options: ResolvedTetherOptions, codec: FieldCodec) {
+    this.#store = options.store
+    this.#synchronous = options.synchronous
+    this.#metrics = options.metrics
+    this.#options = options
+    this.#touchInterval = options.touchInterval
+    this.#owner = options.owner
+    this.#codec = codec
+  }
+
+  /**
+   * Writes a live session's pending changes (or a due touch). Concurrent commits of one session
+   * queue behind the write in flight, and a later one carries whatever changed meanwhile.
+   * With `upTo` (the caller's last change, see `LiveSession.version`), the commit ends as soon as
+   * that change is stored: under steady traffic on one session, changes made by later requests
+   * keep arriving, and waiting for all of them would starve the earlier request.
+   */
+  async flush(live: LiveSession, session: Session, upTo?: number): Promise<FlushOutcome> {
+    let result: FlushOutcome = 'unchanged'
+    const hadChanges = upTo !== undefined && this.#pending(live, upTo)
+    for (;;) {
+      const next = this.#nextStep(live, upTo)
+      if (next === 'done') break
+      if (next === 'wait') {
+        await live.writing!.catch(() => undefined)
+        continue
+      }
+      const step = this.#prepareStep(live, session, next)
+      const operation =
+        step.write !== undefined
+          ? this.#store.write(live.storeId!, step.write)
+          : this.#store.touch(live.storeId!, step.now, step.expiresAt)
+      live.writing = operation
+      let ok: boolean
+      try {
+        ok = await operation
+      } catch (error) {
+        throw this.#stepFailed(live, step, error)
+      } finally {
+        live.writing = undefined
+      }
+      result = this.#stepDone(live, step, ok, result)
+      if (result === 'gone') return 'gone'
+    }
+    return finalOutcome(live, hadChanges, result)
+  }
+
+  /**
+   * `flush()` without waiting (see wait.ts): the outcome, or WAIT when something must be written (or touched)
+   * and the store has no synchronous writes, or another write of this session is still in flight.
+   * Throws where `flush()` would reject.
+   */
+  flushNow(live: LiveSession, session: Session, upTo?: number): FlushOutcome | typeof WAIT {
+    const store = this.#store as Required<Pick<SessionStore, 'writeNow' | 'touchNow'>>
+    let result: FlushOutcome = 'unchanged'
+    const hadChanges = upTo !== undefined && this.#pending(live, upTo)
+    for (;;) {
+      const next = this.#nextStep(live, upTo)
+      if (next === 'done') break
+      // Only on the first turn: a synchronous write never leaves one in flight.
+      if (next === 'wait') return WAIT
+      // Nothing to store costs no wait with any store; a write or touch does unless it is in-process.
+      if (!this.#synchronous) return WAIT
+      const step = this.#prepareStep(live, session, next, false)
+      let ok: boolean
+      try {
+        ok =
+          step.write !== undefined
+            ? store.writeNow(live.storeId!, step.write)
+            : store.touchNow(live.storeId!, step.now, step.expiresAt)
+      } catch (error) {
+        // The changes are still in the dirty map (the step read it in place): nothing to put back.
+        throw this.#stepFailed(live, step, error)
+      }
+      if (step.changes !== undefined) live.dirty.clear()
+      result = this.#stepDone(live, step, ok, result)
+      if (result === 'gone') return 'gone'
+    }
+    return finalOutcome(live, hadChanges, result)
+  }
+
+  /** What a live session needs next: nothing, the write in flight to end, a write or a touch. */
+  #nextStep(live: LiveSession, upTo: number | undefined): 'done' | 'wait' | 'write' | 'touch' {
+    if (live.ended) return 'done'
+    if (!(this.#pending(live, upTo) || !live.stored || live.touchRequested || this.#touchDue(live)))
+      return 'done'
+    if (live.writing !== undefined) return 'wait'
+    if (live.dirty.size === 0 && !live.stored) return 'done' // nothing was ever set: stay lazy
+    return live.dirty.size > 0 || !live.stored ? 'write' : 'touch'
+  }
+
+  /**
+   * The next step's data. `detach` hands the changes over and collects later ones in a new map
+   * (a write that waits lets other requests change the session meanwhile); a synchronous write
+   * reads the dirty map itself, which is cleared once the store took it.
+   */
+  #prepareStep(live: LiveSession, session: Session, kind: 'write' | 'touch', detach = true): FlushStep {
+    const now = Date.now()
+    const expiresAt = expiryOf(this.#options, live.createdAt, now)
+    const create = !live.stored
+    const captured = live.version
+    if (kind === 'touch') {
+      live.touchRequested = false
+      return { now, expiresAt, create, captured, changes: undefined, write: undefined }
+    }
+    const changes = live.dirty
+    if (detach) live.dirty = new Map()
+    const write = this.#writeOf(live, changes, now, expiresAt, session)
+    return { now, expiresAt, create, captured, changes, write }
+  }
+
+  /** A failed step: its changes go back (unless newer ones replaced them) for the next commit. */
+  #stepFailed(live: LiveSession, step: FlushStep, error: unknown): Error {
+    if (step.changes !== undefined) {
+      for (const [k, v] of step.changes) if (!live.dirty.has(k)) live.dirty.set(k, v)
+    }
+    this.#metrics.increment('storeErrors')
+    return storeUnavailable(error)
+  }
+
+  #stepDone(live: LiveSession, step: FlushStep, ok: boolean, result: FlushOutcome): FlushOutcome {
+    if (!ok) {
+      // Destroyed elsewhere (logout in another request or process): do not bring it back.
+      live.ended = true
+      return 'gone'
+    }
+    live.touchedAt = step.now
+    if (step.changes === undefined) {
+      this.#metrics.increment('touched')
+      return result === 'unchanged' ? 'touched' : result
+    }
+    if (step.create) this.#metrics.increment('created')
+    live.stored = true
+    if (step.captured > live.savedVersion) live.savedVersion = step.captured
+    return 'written'
+  }
+
+  /** Whether changes are waiting to be stored: all of them, or only those up to `upTo`. */
+  #pending(live: LiveSession, upTo: number | undefined): boolean {
+    // Nothing dirty and nothing in flight: every change made so far is in the store.
+    if (live.dirty.size === 0 && live.writing === undefined) live.savedVersion = live.version
+    return upTo === undefined ? live.dirty.size > 0 : live.savedVersion < upTo
+  }
+
+  #touchDue(live: LiveSession): boolean {
+    return live.stored && Date.now() - live.touchedAt >= this.#touchInterval
+  }
+
+  #writeOf(
+    live: LiveSession,
+    changes: Map<string, string | undefined>,
+    now: number,
+    expiresAt: number,
+    session: Session,
+  ): SessionWrite {
+    const set: Record<string, string> = {}
+    const unset: string[] = []
+    for (const [key, json] of changes) {
+      if (json === undefined) unset.push(key)
+      else set[key] = this.#codec.encode(live.storeId!, key, json)
+    }
+    const write: SessionWrite = {
+      set,
+      unset,
+      createdAt: live.createdAt,
+      touchedAt: now,
+      expiresAt,
+      established: live.established,
+      create: !live.stored,
+    }
+    const owner = this.#owner?.(session)
+    if (owner !== undefined) write.owner = owner
+    return write
+  }
+}
+
+/** A flush's outcome once no step is left. */
+function finalOutcome(live: LiveSession, hadChanges: boolean, result: FlushOutcome): FlushOutcome {
+  // Another request's write carried this one's changes.
+  if (hadChanges && result === 'unchanged') result = 'written'
+  return live.ended ? 'gone' : result
+}

@@ -1,0 +1,112 @@
+import { newToken, storeIdOf } from './crypto/session-id.js'
+import { LiveSession } from './live-session.js'
+import type { SessionRecords } from './session-records.js'
+import { LOADING } from './wait.js'
+
+/**
+ * The sessions that in-flight requests hold (or are loading) in this process, by store id: the
+ * table that makes concurrent requests of one session share one live session, loaded once. It
+ * owns the hold count of every live session in it.
+ */
+export class LiveTable {
+  readonly #records: SessionRecords
+  /** The route stamped into new sessions. */
+  readonly #route: string
+  readonly #live = new Map<string, LiveSession | Promise<LiveSession | undefined>>()
+
+  constructor(records: SessionRecords, route: string) {
+    this.#records = records
+    this.#route = route
+  }
+
+  /**
+   * Takes a hold on the session under `storeId`: the one a request in flight holds, else the one
+   * that is being loaded, else a load of its own. Undefined when there is no such session.
+   */
+  async acquire(storeId: string, token: string, route: string): Promise<LiveSession | undefined> {
+    const current = this.#live.get(storeId)
+    if (current !== undefined) {
+      const live = current instanceof LiveSession ? current : await current
+      if (live !== undefined && !live.ended) {
+        live.refs++
+        return live
+      }
+      if (live === undefined) return undefined
+    }
+    const loading = this.#records.load(storeId, token, route)
+    this.#live.set(storeId, loading)
+    let live: LiveSession | undefined
+    try {
+      live = await loading
+    } finally {
+      if (this.#live.get(storeId) === loading) this.#live.delete(storeId)
+    }
+    if (live === undefined) return undefined
+    const raced = this.#live.get(storeId)
+    if (raced instanceof LiveSession && !raced.ended) {
+      raced.refs++
+      return raced
+    }
+    live.refs++
+    this.#live.set(storeId, live)
+    return live
+  }
+
+  /** `acquire()` without waiting (see wait.ts); LOADING when the session is being loaded, or must be. */
+  acquireNow(storeId: string, token: string, route: string): LiveSession | undefined | typeof LOADING {
+    const current = this.#live.get(storeId)
+    if (current !== undefined) {
+      if (!(current instanceof LiveSession)) return LOADING
+      if (!current.ended) {
+        current.refs++
+        return current
+      }
+    }
+    const live = this.#records.loadNow(storeId, token, route)
+    if (live === LOADING || live === undefined) return live
+    live.refs++
+    this.#live.set(storeId, live)
+    return live
+  }
+
+  /** A new, empty session, held once, that has no token until something is stored in it. */
+  fresh(): LiveSession {
+    const now = Date.now()
+    const live = new LiveSession({
+      route: this.#route,
+      createdAt: now,
+      touchedAt: now,
+      established: false,
+      stored: false,
+    })
+    live.refs = 1
+    return live
+  }
+
+  /** Gives a fresh session its token and makes it shareable. */
+  assignToken(live: LiveSession): void {
+    live.token = newToken()
+    live.storeId = storeIdOf(live.token)
+    this.#live.set(live.storeId, live)
+  }
+
+  /** Drops a request's hold on a live session. */
+  release(live: LiveSession): void {
+    live.refs--
+    if (live.refs <= 0 && live.storeId !== undefined && this.#live.get(live.storeId) === live) {
+      this.#live.delete(live.storeId)
+    }
+  }
+
+  /** Ends a live session for everyone holding it and removes its record. */
+  async end(live: LiveSession): Promise<void> {
+    live.ended = true
+    live.dirty.clear()
+    if (live.storeId !== undefined && this.#live.get(live.storeId) === live) this.#live.delete(live.storeId)
+    if (!live.stored || live.storeId === undefined) return
+    // Let a write already on its way land first, so the destroy is the last word.
+    if (live.writing !== undefined) await live.writing.catch(() => undefined)
+    await this.#records.destroy(live.storeId)
+    live.stored = false
+  }
+}

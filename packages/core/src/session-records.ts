@@ -1,0 +1,167 @@
+import { CORRUPT, type FieldCodec, parse } from './crypto/field-codec.js'
+import { storeUnavailable } from './errors.js'
+import { LiveSession } from './live-session.js'
+import type { Metrics } from './metrics.js'
+import { expiryOf, type ResolvedTetherOptions } from './options.js'
+import type { PlaintextMemo } from './plaintext-memo.js'
+import type { SessionStore, StoredSession } from './stores/store.js'
+import { LOADING } from './wait.js'
+
+/** Marks a stored record that is corrupt or expired (to be removed). */
+const FORGET: unique symbol = Symbol('tether.forget')
+
+/**
+ * The store side of loading a session: reads a record, decodes (and decrypts) it into a live
+ * session, and removes records that are expired, corrupt or ended. Knows nothing of who holds a
+ * session; the live table does.
+ */
+export class SessionRecords {
+  readonly #store: SessionStore
+  readonly #synchronous: boolean
+  readonly #metrics: Metrics
+  readonly #options: ResolvedTetherOptions
+  readonly #codec: FieldCodec
+  /** Decrypted field texts, so that a field read again unchanged is not decrypted again. */
+  readonly #plaintexts: PlaintextMemo
+
+  constructor(options: ResolvedTetherOptions, codec: FieldCodec, plaintexts: PlaintextMemo) {
+    this.#store = options.store
+    this.#synchronous = options.synchronous
+    this.#metrics = options.metrics
+    this.#options = options
+    this.#codec = codec
+    this.#plaintexts = plaintexts
+  }
+
+  /**
+   * The live session stored under `storeId`, or undefined when there is none (an expired or corrupt
+   * record is removed first). Rejects with ERR_TETHER_STORE_UNAVAILABLE when the store fails.
+   */
+  async load(storeId: string, token: string, route: string): Promise<LiveSession | undefined> {
+    let stored: StoredSession | undefined
+    try {
+      stored = await this.#store.get(storeId)
+    } catch (error) {
+      this.#metrics.increment('storeErrors')
+      throw storeUnavailable(error)
+    }
+    const live = this.#fromStored(storeId, token, route, stored)
+    if (live !== FORGET) return live
+    await this.#forget(storeId)
+    return undefined
+  }
+
+  /**
+   * `load()` without waiting (see wait.ts): LOADING when the record must be read asynchronously
+   * (neither a synchronous store nor a cache hit). Throws where `load()` would reject.
+   */
+  loadNow(storeId: string, token: string, route: string): LiveSession | undefined | typeof LOADING {
+    let stored: StoredSession | undefined
+    if (this.#synchronous) {
+      try {
+        stored = this.#store.getNow!(storeId)
+      } catch (error) {
+        this.#metrics.increment('storeErrors')
+        throw storeUnavailable(error)
+      }
+    } else {
+      // A cache hit needs no wait; anything else is a store read that does: open() does it.
+      stored = this.#store.getCached?.(storeId)
+      if (stored === undefined) return LOADING
+    }
+    const live = this.#fromStored(storeId, token, route, stored)
+    if (live !== FORGET) return live
+    void this.#forget(storeId)
+    return undefined
+  }
+
+  /** Removes an ended session's record; rejects with ERR_TETHER_STORE_UNAVAILABLE when that fails. */
+  async destroy(storeId: string): Promise<void> {
+    this.#plaintexts.forget(storeId)
+    try {
+      await this.#store.destroy(storeId)
+    } catch (error) {
+      this.#metrics.increment('storeErrors')
+      throw storeUnavailable(error)
+    }
+  }
+
+  /** The live session for a record read from the store; FORGET when it is corrupt or expired. */
+  #fromStored(
+    storeId: string,
+    token: string,
+    route: string,
+    stored: StoredSession | undefined,
+  ): LiveSession | undefined | typeof FORGET {
+    const metrics = this.#metrics
+    if (stored === undefined) {
+      metrics.increment('loadMisses')
+      return undefined
+    }
+    const values = this.#decode(storeId, stored)
+    if (values === undefined) {
+      metrics.increment('decryptFailures')
+      metrics.increment('loadMisses')
+      return FORGET
+    }
+    if (Date.now() >= expiryOf(this.#options, stored.createdAt, stored.touchedAt)) {
+      // Expired means gone, whatever the store still returned.
+      metrics.increment('expired')
+      metrics.increment('loadMisses')
+      return FORGET
+    }
+    metrics.increment('loadHits')
+    return new LiveSession({
+      storeId,
+      token,
+      route,
+      values,
+      createdAt: stored.createdAt,
+      touchedAt: stored.touchedAt,
+      established: stored.established === true,
+      stored: true,
+    })
+  }
+
+  /** Decoded values, or undefined when any part of the record cannot be trusted. */
+  #decode(storeId: string, stored: StoredSession): Map<string, unknown> | undefined {
+    if (
+      typeof stored !== 'object' ||
+      stored === null ||
+      typeof stored.fields !== 'object' ||
+      stored.fields === null ||
+      !Number.isFinite(stored.createdAt) ||
+      !Number.isFinite(stored.touchedAt)
+    ) {
+      return undefined
+    }
+    const values = new Map<string, unknown>()
+    const codec = this.#codec
+    if (codec.open === undefined) {
+      for (const key of Object.keys(stored.fields)) {
+        const value = codec.decode(storeId, key, stored.fields[key])
+        if (value === CORRUPT) return undefined
+        values.set(key, value)
+      }
+      return values
+    }
+    const texts = this.#plaintexts.textsOf(storeId, stored, codec.open)
+    if (texts === undefined) return undefined
+    for (const [key, json] of texts) {
+      const value = parse(json)
+      if (value === CORRUPT) return undefined
+      values.set(key, value)
+    }
+    return values
+  }
+
+  /** Deletes a record found expired or corrupt; a failure here must not fail the request. */
+  async #forget(storeId: string): Promise<void> {
+    try {
+      this.#plaintexts.forget(storeId)
+      await this.#store.destroy(storeId)
+    } catch {
+      this.#metrics.increment('storeErrors')
+    }
+  }
+}
