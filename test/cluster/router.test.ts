@@ -5,12 +5,12 @@ import { expect } from 'chai'
 import WebSocket from 'ws'
 import { signCookieValue } from '../../packages/core/src/cookie/cookie-value.js'
 import { newToken } from '../../packages/core/src/crypto/session-id.js'
+import { describeHeadHandling, routeIn } from '../suites/head-handling.js'
 import { type ClusterFixture, startClusterFixture } from '../support/cluster-fixture.js'
 import { rawExchange, request } from '../support/http-client.js'
 import { waitFor } from '../support/load-loop.js'
 import { type ClusterSession, createSession, sessionsOnEveryWorker } from '../support/sessions.js'
 import { FIXTURE_SECRET } from './fixtures/session-cluster.js'
-import { describeHeadHandling, routeIn } from './head-handling.js'
 
 const ROUTES = ['w0', 'w1', 'w2']
 

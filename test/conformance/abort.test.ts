@@ -1,9 +1,9 @@
 import { request as httpRequest } from 'node:http'
 import { expect } from 'chai'
 import { storeIdOf } from '../../packages/core/src/crypto/session-id.js'
+import { type Shop, startShop } from '../suites/shop.js'
 import { DRIVERS } from '../support/adapter-drivers.js'
 import { cookieFrom, cookieValue } from '../support/session-cookie.js'
-import { type Shop, startShop } from './shop.js'
 
 /** Polls `check` every few ms, for at most two seconds. */
 async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {

@@ -1,8 +1,8 @@
 import { MemoryStore } from '@tether/core'
 import { expect } from 'chai'
+import { EXPECTED, type Shop, startShop } from '../suites/shop.js'
 import { DRIVERS, REPLY_KINDS } from '../support/adapter-drivers.js'
 import { cookieFrom, setCookiesOf, storeIdOfCookie } from '../support/session-cookie.js'
-import { EXPECTED, type Shop, startShop } from './shop.js'
 
 for (const driver of DRIVERS) {
   describe(`${driver.name}: commit before the head`, () => {

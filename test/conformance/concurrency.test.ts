@@ -1,7 +1,7 @@
 import { expect } from 'chai'
+import { type Shop, startShop } from '../suites/shop.js'
 import { DRIVERS } from '../support/adapter-drivers.js'
 import { cookieFrom } from '../support/session-cookie.js'
-import { type Shop, startShop } from './shop.js'
 
 const PARALLEL = 50
 

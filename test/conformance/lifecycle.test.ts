@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { expect } from 'chai'
 import sinon from 'sinon'
+import { type Shop, startShop } from '../suites/shop.js'
 import { DRIVERS, OTHER_SECRET, TEST_SECRET } from '../support/adapter-drivers.js'
 import { cookieFrom, cookieValue, setCookieFor, setCookiesOf } from '../support/session-cookie.js'
 import { SwitchableStore } from '../support/switchable-store.js'
-import { type Shop, startShop } from './shop.js'
 
 const b64 = (bytes: number) => randomBytes(bytes).toString('base64url')
 

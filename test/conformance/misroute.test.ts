@@ -1,10 +1,10 @@
 import { Agent } from 'node:http'
 import { ROUTE_ENV } from '@tether/core/adapter'
 import { expect } from 'chai'
+import { type Shop, startShop } from '../suites/shop.js'
 import { DRIVERS } from '../support/adapter-drivers.js'
 import { cookieFrom } from '../support/session-cookie.js'
 import { SwitchableStore } from '../support/switchable-store.js'
-import { type Shop, startShop } from './shop.js'
 
 for (const driver of DRIVERS) {
   describe(`${driver.name}: a session owned by another worker (misrouted keep-alive)`, () => {

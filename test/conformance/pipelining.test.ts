@@ -1,8 +1,8 @@
 import { expect } from 'chai'
+import { type Shop, startShop } from '../suites/shop.js'
 import { DRIVERS } from '../support/adapter-drivers.js'
 import { rawExchange } from '../support/http-client.js'
 import { cookieFrom } from '../support/session-cookie.js'
-import { type Shop, startShop } from './shop.js'
 
 /** Splits what a server sent on one connection into its responses (status, headers, body). */
 function splitResponses(raw: string): Array<{ status: number; setCookie: string[]; body: string }> {

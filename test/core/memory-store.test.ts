@@ -1,7 +1,7 @@
 import { MemoryStore, Metrics } from '@tether/core'
 import { expect } from 'chai'
 import sinon from 'sinon'
-import { describeStoreContract, newStoreId, writeOf } from '../support/store-contract.js'
+import { describeStoreContract, newStoreId, writeOf } from '../suites/store-contract.js'
 
 describeStoreContract('MemoryStore', async () => new MemoryStore({ sweepInterval: 50 }))
 

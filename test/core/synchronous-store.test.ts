@@ -1,6 +1,6 @@
 import { MemoryStore, SessionManager, type SessionWrite, WAIT } from '@tether/core'
 import { expect } from 'chai'
-import { writeOf } from '../support/store-contract.js'
+import { writeOf } from '../suites/store-contract.js'
 
 const SECRET = 's'.repeat(32)
 

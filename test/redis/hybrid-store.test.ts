@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { HybridStore, Metrics, SessionManager, type StoredSession } from '@tether/core'
 import { expect } from 'chai'
 import type { Redis } from 'ioredis'
+import { describeStoreContract, newStoreId, writeOf } from '../suites/store-contract.js'
 import {
   ioredisClient,
   ioredisClusterClient,
@@ -21,7 +22,6 @@ import {
   uniquePrefix,
 } from '../support/redis-server.js'
 import { SessionBrowser } from '../support/redis-session-client.js'
-import { describeStoreContract, newStoreId, writeOf } from '../support/store-contract.js'
 import { describeWith } from '../support/system-binaries.js'
 
 const SECRET = 'redis-hybrid-test-secret-0123456789abcdef'

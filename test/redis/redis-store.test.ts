@@ -1,6 +1,7 @@
 import { RedisStore, SessionManager } from '@tether/core'
 import { expect } from 'chai'
 import sinon from 'sinon'
+import { describeStoreContract, newStoreId, writeOf } from '../suites/store-contract.js'
 import {
   type ClientKind,
   ioredisClient,
@@ -17,7 +18,6 @@ import {
 } from '../support/redis-server.js'
 import { SessionBrowser } from '../support/redis-session-client.js'
 import { storeIdOfCookie } from '../support/session-cookie.js'
-import { describeStoreContract, newStoreId, writeOf } from '../support/store-contract.js'
 import { describeWith } from '../support/system-binaries.js'
 
 const SECRET = 'redis-store-test-secret-0123456789abcdef'
