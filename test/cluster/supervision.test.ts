@@ -50,7 +50,7 @@ describe('cluster supervision', function () {
         keepAlive: false,
         timeout: 5_000,
       })
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      await waitFor(() => load.samples.length >= 30) // the load is under way
       const victim = (await pidOf(cluster, 'w1'))!
       const killedAt = Date.now()
       process.kill(victim, 'SIGKILL')
@@ -59,7 +59,8 @@ describe('cluster supervision', function () {
         return pid !== undefined && pid !== victim && (await cluster.workers())[1]!.state === 'ready'
       }, 15_000)
       const respawnedAt = Date.now()
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      // Some requests of w1's session answered by its replacement.
+      await waitFor(() => load.samples.filter((x) => x.session === 1 && x.at > respawnedAt + 100).length >= 3)
       const samples = await load.stop()
 
       const timedOut = samples.filter((s) => s.error?.includes('timed out'))
@@ -139,9 +140,11 @@ describe('cluster supervision', function () {
         path: '/slow?ms=5',
       })
       const fresh = startLoad({ port: cluster.port, cookies, concurrency: 2, keepAlive: false })
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      const running = () => keepAlive.samples.length + fresh.samples.length
+      await waitFor(() => running() >= 30) // the load is under way
       await cluster.reload()
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      const reloaded = running()
+      await waitFor(() => running() >= reloaded + 30) // and goes on after the reload
       const samples = [...(await keepAlive.stop()), ...(await fresh.stop())]
       const failed = samples.filter((s) => s.error !== undefined || s.status !== 200)
       expect(failed, JSON.stringify(failed.slice(0, 3))).to.have.length(0)

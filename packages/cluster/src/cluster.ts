@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { AddressInfo, Server } from 'node:net'
-import type { ClusterMetrics, ClusterMetricsSnapshot, SlotSnapshot } from './metrics.js'
+import type { ClusterMetricsSnapshot, SlotSnapshot } from './metrics.js'
 import type { Router } from './router.js'
 import type { Supervisor } from './supervisor.js'
 
@@ -14,23 +14,15 @@ export class Cluster extends EventEmitter {
   readonly #server: Server
   readonly #supervisor: Supervisor
   readonly #router: Router
-  readonly #metrics: ClusterMetrics
   readonly #onSignal: (() => void) | undefined
   #closing: Promise<void> | undefined
 
   /** @internal built by startCluster() */
-  constructor(
-    server: Server,
-    supervisor: Supervisor,
-    router: Router,
-    metrics: ClusterMetrics,
-    handleSignals: boolean,
-  ) {
+  constructor(server: Server, supervisor: Supervisor, router: Router, handleSignals: boolean) {
     super()
     this.#server = server
     this.#supervisor = supervisor
     this.#router = router
-    this.#metrics = metrics
     supervisor.on('exit', (...args) => this.emit('exit', ...args))
     supervisor.on('crash-loop', (route: string) => {
       if (this.listenerCount('crash-loop') === 0) {
@@ -87,18 +79,19 @@ export class Cluster extends EventEmitter {
 
   /** Counters of the router and the supervisor. */
   metrics(): ClusterMetricsSnapshot {
-    const m = this.#metrics
+    const routing = this.#router.counters
+    const lives = this.#supervisor.counters
     return {
-      routed: m.routed,
-      routedBy: { ...m.routedBy },
-      fallbacks: m.fallbacks,
+      routed: routing.routed,
+      routedBy: { ...routing.routedBy },
+      fallbacks: routing.fallbacks,
       misroutes: this.#supervisor.misroutes(),
-      rejected: { ...m.rejected },
-      aborted: m.aborted,
-      handoffRetries: m.handoffRetries,
-      restarts: m.restarts,
-      crashLoops: m.crashLoops,
-      hung: m.hung,
+      rejected: { ...routing.rejected },
+      aborted: routing.aborted,
+      handoffRetries: routing.handoffRetries,
+      restarts: lives.restarts,
+      crashLoops: lives.crashLoops,
+      hung: lives.hung,
       slots: this.#supervisor.slots(),
     }
   }

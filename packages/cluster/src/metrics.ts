@@ -46,8 +46,8 @@ export interface ClusterMetricsSnapshot {
   readonly slots: readonly SlotSnapshot[]
 }
 
-/** The primary's counters. */
-export class ClusterMetrics {
+/** What the router counts: connections, how they were routed, and what it answered itself. */
+export class RouterCounters {
   routed = 0
   readonly routedBy: Record<RoutedBy, number> = {
     cookie: 0,
@@ -60,6 +60,10 @@ export class ClusterMetrics {
   readonly rejected: Record<RejectReason, number> = { badRequest: 0, timeout: 0, tooLarge: 0, unavailable: 0 }
   aborted = 0
   handoffRetries = 0
+}
+
+/** What the supervisor counts about the workers' lives. */
+export class SupervisorCounters {
   restarts = 0
   crashLoops = 0
   hung = 0

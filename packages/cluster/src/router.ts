@@ -4,7 +4,7 @@ import { HashRing } from './hash-ring.js'
 import type { ParsedHead } from './head/head-reader.js'
 import { IncomingHead } from './head/incoming-head.js'
 import type { ConnectionMessage } from './messages.js'
-import type { ClusterMetrics, RoutedBy } from './metrics.js'
+import { type RoutedBy, RouterCounters } from './metrics.js'
 import type { ResolvedClusterOptions } from './options.js'
 import { clientIpStrategy } from './strategies/client-ip.js'
 import { cookieStrategy } from './strategies/cookie.js'
@@ -54,7 +54,8 @@ const MAX_HANDOFF_ATTEMPTS = 3
 export class Router {
   readonly #options: ResolvedClusterOptions
   readonly #pool: WorkerPool
-  readonly #metrics: ClusterMetrics
+  /** This router's counters, read by Cluster.metrics(). */
+  readonly counters = new RouterCounters()
   readonly #strategies: Array<[StrategyName, Strategy]>
   readonly #readsHead: boolean
   readonly #readsProxy: boolean
@@ -63,10 +64,9 @@ export class Router {
   /** Where the next tie between equally loaded workers is broken (see #leastConnected). */
   #nextSlot = 0
 
-  constructor(options: ResolvedClusterOptions, pool: WorkerPool, metrics: ClusterMetrics) {
+  constructor(options: ResolvedClusterOptions, pool: WorkerPool) {
     this.#options = options
     this.#pool = pool
-    this.#metrics = metrics
     this.#strategies = options.strategies.map((name): [StrategyName, Strategy] => {
       switch (name) {
         case 'cookie':
@@ -102,7 +102,7 @@ export class Router {
     // the connection is routed at once, with no timer and no wait for the event loop.
     const first = connection.tryRead()
     if (first === null) {
-      this.#metrics.aborted++
+      this.counters.aborted++
       connection.close()
       return
     }
@@ -143,7 +143,7 @@ export class Router {
     const result = incoming.push(chunk)
     if (result === undefined) return false
     if (typeof result === 'string') {
-      this.#metrics.rejected[result]++
+      this.counters.rejected[result]++
       connection.reject(result)
       return true
     }
@@ -162,7 +162,7 @@ export class Router {
     }
     const timer = setTimeout(() => {
       finish()
-      this.#metrics.rejected.timeout++
+      this.counters.rejected.timeout++
       connection.reject('timeout')
     }, this.#options.headersTimeout).unref()
     connection.read(
@@ -173,7 +173,7 @@ export class Router {
       () => {
         if (!this.#pending.has(connection)) return
         finish()
-        this.#metrics.aborted++
+        this.counters.aborted++
         connection.close()
       },
     )
@@ -206,9 +206,9 @@ export class Router {
     }
     worker.handOff(message, connection, (delivered) => {
       if (delivered) {
-        this.#metrics.routed++
-        this.#metrics.routedBy[by]++
-        if (connectionRoute !== undefined) this.#metrics.fallbacks++
+        this.counters.routed++
+        this.counters.routedBy[by]++
+        if (connectionRoute !== undefined) this.counters.fallbacks++
         this.#pool.countRouted(worker.route)
         return
       }
@@ -216,7 +216,7 @@ export class Router {
         this.#unavailable(connection)
         return
       }
-      this.#metrics.handoffRetries++
+      this.counters.handoffRetries++
       const next = new Set(excluded)
       // Only this process is excluded: a replacement in the same slot may take the connection.
       next.add(worker)
@@ -226,7 +226,7 @@ export class Router {
 
   /** No worker can take the connection: a 503 with Retry-After (in HTTPS mode, just a close). */
   #unavailable(connection: Connection): void {
-    this.#metrics.rejected.unavailable++
+    this.counters.rejected.unavailable++
     if (this.#readsHead) connection.reject('unavailable', this.#options.retryAfter)
     else connection.close()
   }

@@ -3,7 +3,6 @@ import { createServer } from 'node:net'
 import { ROUTE_ENV } from '@tether/core/adapter'
 import { Cluster } from './cluster.js'
 import { Connection } from './connection.js'
-import { ClusterMetrics } from './metrics.js'
 import { acceptBareHandles, checkNodeInternals } from './node-internals.js'
 import { type ClusterOptions, resolveClusterOptions } from './options.js'
 import { Router } from './router.js'
@@ -37,9 +36,8 @@ export async function startCluster(options: ClusterOptions, factory: AppFactory)
       code: 'TETHER_NODE_INTERNALS',
     })
   }
-  const metrics = new ClusterMetrics()
-  const supervisor = new Supervisor(resolved, metrics)
-  const router = new Router(resolved, supervisor, metrics)
+  const supervisor = new Supervisor(resolved)
+  const router = new Router(resolved, supervisor)
   await supervisor.start()
   const server = createServer()
   try {
@@ -61,5 +59,5 @@ export async function startCluster(options: ClusterOptions, factory: AppFactory)
     await supervisor.close()
     throw error
   }
-  return new Cluster(server, supervisor, router, metrics, resolved.handleSignals)
+  return new Cluster(server, supervisor, router, resolved.handleSignals)
 }

@@ -4,7 +4,7 @@ import { ROUTE_ENV } from '@tether/core/adapter'
 import { HashRing } from './hash-ring.js'
 import { HeartbeatMonitor } from './heartbeat-monitor.js'
 import { isTetherMessage, SLOT_ENV, type StatsMessage } from './messages.js'
-import type { ClusterMetrics, SlotSnapshot } from './metrics.js'
+import { type SlotSnapshot, SupervisorCounters } from './metrics.js'
 import { type ResolvedClusterOptions, routeOfSlot } from './options.js'
 import { type PoolWorker, WorkerProcess } from './worker-process.js'
 
@@ -49,7 +49,8 @@ interface Slot {
 export class Supervisor extends EventEmitter implements WorkerPool {
   readonly ring: HashRing
   readonly #options: ResolvedClusterOptions
-  readonly #metrics: ClusterMetrics
+  /** This supervisor's counters, read by Cluster.metrics(). */
+  readonly counters = new SupervisorCounters()
   readonly #slots: Slot[] = []
   readonly #byRoute = new Map<string, Slot>()
   readonly #leaving = new Set<WorkerProcess>()
@@ -59,10 +60,9 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   #closing = false
   #reloading: Promise<void> | undefined
 
-  constructor(options: ResolvedClusterOptions, metrics: ClusterMetrics) {
+  constructor(options: ResolvedClusterOptions) {
     super()
     this.#options = options
-    this.#metrics = metrics
     this.ring = new HashRing([], { virtualNodes: options.virtualNodes })
     this.#heartbeats = new HeartbeatMonitor(options.heartbeatTimeout, (w) => this.#onHung(w))
     for (let index = 0; index < options.workers; index++) {
@@ -274,7 +274,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   #onHung(w: WorkerProcess): void {
     const slot = this.#byRoute.get(w.route)
     if (slot?.current !== w || w.leaving || w.exited) return
-    this.#metrics.hung++
+    this.counters.hung++
     w.ready = false
     this.ring.remove(slot.route)
     w.abandonInFlight()
@@ -323,7 +323,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     slot.respawn = setTimeout(() => {
       slot.respawn = undefined
       if (this.#closing || slot.current !== undefined) return
-      this.#metrics.restarts++
+      this.counters.restarts++
       slot.restarts++
       const fresh = this.#fork(slot)
       this.#whenReady(fresh).then(
@@ -347,7 +347,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     slot.crashes.push(now)
     if (slot.crashes.length >= this.#options.maxRestarts) {
       slot.failed = true
-      this.#metrics.crashLoops++
+      this.counters.crashLoops++
       this.emit('crash-loop', slot.route)
       return undefined
     }
