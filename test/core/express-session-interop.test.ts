@@ -10,6 +10,7 @@ import express from 'express'
 import session from 'express-session'
 import request from 'supertest'
 import { storeIdOf } from '../../packages/core/src/crypto/session-id.js'
+import { describeExpressSessionBehaviour } from '../suites/express-session-behaviour.js'
 import { expressSessionCounterApp } from '../support/express-session-app.js'
 
 const SECRET = 'e'.repeat(32)
@@ -128,3 +129,5 @@ describe('express-session interop', () => {
     })
   })
 })
+
+describeExpressSessionBehaviour('MemoryStore', async () => new MemoryStore())

@@ -1,10 +1,11 @@
-import { fromExpressSessionStore, RedisStore } from '@tether/core'
+import { fromExpressSessionStore, HybridStore, RedisStore } from '@tether/core'
 import { stickySession } from '@tether/express'
 import { expect } from 'chai'
 import { RedisStore as ConnectRedisStore } from 'connect-redis'
 import express from 'express'
 import request from 'supertest'
 import { storeIdOf } from '../../packages/core/src/crypto/session-id.js'
+import { describeExpressSessionBehaviour } from '../suites/express-session-behaviour.js'
 import { expressSessionCounterApp } from '../support/express-session-app.js'
 import { ioredisClient, nodeRedisClient, type TestClient } from '../support/redis-clients.js'
 import { sharedRedisServer, uniquePrefix } from '../support/redis-server.js'
@@ -96,4 +97,19 @@ describeWith('redis-server', 'RedisStore as the store of express-session', () =>
       }
     })
   }
+})
+
+describeWith('redis-server', 'Tether Redis stores through toExpressSessionStore', () => {
+  const clients: TestClient[] = []
+  after(async () => {
+    for (const c of clients) await c.close()
+  })
+  const store = async (kind: 'redis' | 'hybrid') => {
+    const c = await ioredisClient(await sharedRedisServer())
+    clients.push(c)
+    const options = { client: c.client as never, prefix: uniquePrefix(`es-${kind}`) }
+    return kind === 'redis' ? new RedisStore(options) : new HybridStore(options)
+  }
+  describeExpressSessionBehaviour('RedisStore', () => store('redis'))
+  describeExpressSessionBehaviour('HybridStore', () => store('hybrid'))
 })

@@ -162,56 +162,103 @@ export function toExpressSessionStore(store: SessionStore, expressSession: Expre
     const at = expires ? new Date(expires).getTime() : Number.NaN
     return Number.isFinite(at) ? at : Date.now() + DEFAULT_TTL
   }
-  const done = <T>(promise: Promise<T>, callback: Callback | undefined) => {
-    promise.then(
-      (value) => callback?.(null, value),
-      (error) => callback?.(error),
+  /**
+   * Hands the outcome to an express-session callback, and returns a promise for callers that await
+   * instead (as with connect-redis 9). The callback runs on a later tick, outside the promise
+   * chain, so one that throws is an ordinary uncaught exception, never an unhandled rejection; with
+   * a callback the returned promise does not reject (the callback got the error).
+   */
+  const settle = <T>(promise: Promise<T>, callback: Callback | undefined): Promise<T | undefined> => {
+    if (typeof callback !== 'function') return promise
+    return promise.then(
+      (value) => {
+        process.nextTick(callback, null, value)
+        return value
+      },
+      (error: unknown) => {
+        process.nextTick(callback, error)
+        return undefined
+      },
     )
   }
+  const read = async (id: string): Promise<Record<string, unknown> | null> => {
+    const stored = await store.get(id)
+    if (stored === undefined) return null
+    const session: Record<string, unknown> = {}
+    for (const [key, json] of Object.entries(stored.fields)) session[key] = JSON.parse(json)
+    // A record whose cookie has expired is gone, whatever the store still holds (as with
+    // express-session's MemoryStore).
+    if (expiryOf(session as ExpressSessionData) <= Date.now()) {
+      await store.destroy(id)
+      return null
+    }
+    return session
+  }
+  const write = async (id: string, session: ExpressSessionData, onlyExisting: boolean): Promise<void> => {
+    const now = Date.now()
+    const expiresAt = expiryOf(session)
+    if (expiresAt <= now) return store.destroy(id) // saved already expired: nothing to keep
+    const set: Record<string, string> = {}
+    for (const [key, value] of Object.entries(session))
+      if (value !== undefined) set[key] = JSON.stringify(value)
+    const current = await store.get(id)
+    if (current === undefined && onlyExisting) return
+    const unset = current === undefined ? [] : Object.keys(current.fields).filter((k) => !(k in set))
+    await store.write(id, {
+      set,
+      unset,
+      createdAt: current?.createdAt ?? now,
+      touchedAt: now,
+      expiresAt,
+      established: current?.established ?? false,
+      create: !onlyExisting,
+    })
+  }
   class TetherBackedStore extends expressSession.Store {
-    get(sid: string, callback: Callback) {
-      done(
-        store.get(storeIdOf(sid)).then((stored) => {
-          if (stored === undefined) return null
-          const session: Record<string, unknown> = {}
-          for (const [key, json] of Object.entries(stored.fields)) session[key] = JSON.parse(json)
-          return session
-        }),
-        callback,
-      )
+    get(sid: string, callback?: Callback) {
+      return settle(read(storeIdOf(sid)), callback)
     }
     set(sid: string, session: ExpressSessionData, callback?: Callback) {
-      const id = storeIdOf(sid)
-      const now = Date.now()
-      const set: Record<string, string> = {}
-      for (const [key, value] of Object.entries(session))
-        if (value !== undefined) set[key] = JSON.stringify(value)
-      const write = async () => {
-        const current = await store.get(id)
-        const unset = current === undefined ? [] : Object.keys(current.fields).filter((k) => !(k in set))
-        await store.write(id, {
-          set,
-          unset,
-          createdAt: current?.createdAt ?? now,
-          touchedAt: now,
-          expiresAt: expiryOf(session),
-          established: false,
-          create: true,
-        })
-      }
-      done(write(), callback)
+      return settle(write(storeIdOf(sid), session, false), callback)
     }
+    /** Like express-session's MemoryStore: the stored cookie (and so its expiry) is the one given. */
     touch(sid: string, session: ExpressSessionData, callback?: Callback) {
-      done(store.touch(storeIdOf(sid), Date.now(), expiryOf(session)), callback)
+      const id = storeIdOf(sid)
+      const touched = async () => {
+        const current = await store.get(id)
+        if (current === undefined) return
+        if (current.fields.cookie === JSON.stringify(session.cookie)) {
+          await store.touch(id, Date.now(), expiryOf(session))
+          return
+        }
+        const next: ExpressSessionData = {}
+        for (const [key, json] of Object.entries(current.fields)) next[key] = JSON.parse(json)
+        if (session.cookie !== undefined) next.cookie = session.cookie
+        await write(id, next, true)
+      }
+      return settle(touched(), callback)
     }
     destroy(sid: string, callback?: Callback) {
-      done(store.destroy(storeIdOf(sid)), callback)
+      return settle(store.destroy(storeIdOf(sid)), callback)
     }
-    clear(callback?: Callback) {
-      done(store.clear?.() ?? Promise.reject(new Error('this store cannot clear')), callback)
+  }
+  // Offered only where the store can answer them (express-session treats them as optional).
+  // There is no all(): ids are hashed at rest, so the store cannot give express-session's ids back.
+  const proto = TetherBackedStore.prototype as unknown as Record<string, unknown>
+  if (typeof store.clear === 'function') {
+    proto.clear = function clear(callback?: Callback) {
+      return settle(store.clear!(), callback)
     }
-    length(callback: Callback) {
-      done(store.count?.() ?? Promise.reject(new Error('this store cannot count')), callback)
+  }
+  const count =
+    typeof store.count === 'function'
+      ? () => store.count!()
+      : typeof store.ids === 'function'
+        ? async () => (await store.ids!()).length // RedisStore: a SCAN of its keys
+        : undefined
+  if (count !== undefined) {
+    proto.length = function length(callback?: Callback) {
+      return settle(count(), callback)
     }
   }
   return new TetherBackedStore()

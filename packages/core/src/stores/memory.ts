@@ -146,8 +146,16 @@ export class MemoryStore implements SessionStore {
     this.#remove(id)
   }
 
+  /**
+   * Sessions stored and not expired. The sweep goes first; entries that expired since its last
+   * bucket are skipped by a walk over the rest (count() is rare: express-session's length()).
+   */
   async count(): Promise<number> {
-    return this.#entries.size
+    const now = Date.now()
+    this.sweep(now)
+    let live = 0
+    for (const entry of this.#entries.values()) if (entry.expiresAt > now) live++
+    return live
   }
 
   async ids(): Promise<string[]> {
