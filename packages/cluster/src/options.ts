@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import type { SecureContextOptions, TlsOptions } from 'node:tls'
-import { Keyring, optionError, ROUTE_PATTERN, type Secret } from '@tether/core/adapter'
+import { Keyring, optionError, ROUTE_PATTERN, rejectUnknownOptions, type Secret } from '@tether/core/adapter'
 import { DEFAULT_VIRTUAL_NODES } from './hash-ring.js'
 import { type TrustedProxies, trustedProxies } from './strategies/client-ip.js'
 import type { StrategyName } from './strategies/strategy.js'
@@ -125,6 +125,36 @@ export interface ResolvedClusterOptions {
   readonly handleSignals: boolean
 }
 
+/** Every key of ClusterOptions, checked against the interface at compile time. */
+const CLUSTER_OPTION_NAMES = [
+  'workers',
+  'port',
+  'host',
+  'strategies',
+  'cookieName',
+  'urlParam',
+  'secret',
+  'trustedProxies',
+  'boundedLoad',
+  'virtualNodes',
+  'maxHeaderSize',
+  'headersTimeout',
+  'nodeName',
+  'https',
+  'restartDelay',
+  'maxRestartDelay',
+  'maxRestarts',
+  'restartWindow',
+  'readyTimeout',
+  'drainTimeout',
+  'heartbeatTimeout',
+  'retryAfter',
+  'handleSignals',
+] as const satisfies readonly (keyof ClusterOptions)[]
+type MissingOptionName = Exclude<keyof ClusterOptions, (typeof CLUSTER_OPTION_NAMES)[number]>
+const everyOptionNamed: MissingOptionName extends never ? true : MissingOptionName = true
+void everyOptionNamed
+
 const STRATEGIES: readonly StrategyName[] = ['cookie', 'url-param', 'client-ip', 'proxy-protocol']
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
@@ -177,6 +207,7 @@ function token(name: string, value: unknown, fallback: string): string {
 export function resolveClusterOptions(options: ClusterOptions | undefined): ResolvedClusterOptions {
   const o = options ?? {}
   if (typeof o !== 'object' || o === null) throw optionError('options', 'an object', o)
+  rejectUnknownOptions(o, CLUSTER_OPTION_NAMES)
   const https = o.https
   if (https !== undefined && (typeof https !== 'object' || https === null)) {
     throw optionError('https', 'an object of TLS options (key, cert, ...)', https)

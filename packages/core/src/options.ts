@@ -10,7 +10,15 @@ import type { Session } from './session.js'
 import { MemoryStore } from './stores/memory.js'
 import type { SessionStore } from './stores/store.js'
 import { isStore, synchronousForms } from './stores/store-shape.js'
-import { boolean, byteCount, fraction, optionError, positiveNumber } from './validate.js'
+import {
+  boolean,
+  byteCount,
+  fraction,
+  optionError,
+  positiveNumber,
+  rejectUnknownOptions,
+  warnOnce,
+} from './validate.js'
 
 /** Options shared by every Tether adapter. */
 export interface TetherOptions {
@@ -97,12 +105,37 @@ export interface ResolvedTetherOptions {
   readonly owner: ((session: Session) => string | undefined) | undefined
 }
 
+/** Every key of TetherOptions, checked against the interface at compile time. */
+const TETHER_OPTION_NAMES = [
+  'secret',
+  'store',
+  'cookie',
+  'idleTimeout',
+  'absoluteTimeout',
+  'touchAfter',
+  'encrypt',
+  'decryptedCacheBytes',
+  'route',
+  'metrics',
+  'owner',
+] as const satisfies readonly (keyof TetherOptions)[]
+type MissingOptionName = Exclude<keyof TetherOptions, (typeof TETHER_OPTION_NAMES)[number]>
+const everyOptionNamed: MissingOptionName extends never ? true : MissingOptionName = true
+void everyOptionNamed
+
+/** The adapters' own options (see AdapterOptions), which reach the manager with the rest. */
+export const ADAPTER_OPTION_NAMES: readonly string[] = ['retryAfter']
+
 /**
  * Validates the options once, in a fixed order (the first bad one is the one reported), and fills
  * in the defaults; throws a TypeError naming the option and what is allowed.
  */
-export function resolveTetherOptions(options: TetherOptions): ResolvedTetherOptions {
+export function resolveTetherOptions(
+  options: TetherOptions,
+  moreOptions: readonly string[] = ADAPTER_OPTION_NAMES,
+): ResolvedTetherOptions {
   if (typeof options !== 'object' || options === null) throw optionError('options', 'an object', options)
+  rejectUnknownOptions(options, [...TETHER_OPTION_NAMES, ...moreOptions])
   if (options.secret === undefined)
     throw optionError('secret', 'a string of at least 32 characters (or an array of them)', undefined)
   const keyring = new Keyring(options.secret)
@@ -117,6 +150,12 @@ export function resolveTetherOptions(options: TetherOptions): ResolvedTetherOpti
   const cookie = resolveCookieOptions(options.cookie)
   const idleTimeout = positiveNumber('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout)
   const absoluteTimeout = positiveNumber('absoluteTimeout', options.absoluteTimeout, DEFAULTS.absoluteTimeout)
+  if (idleTimeout > absoluteTimeout) {
+    warnOnce(
+      'TETHER_IDLE_OVER_ABSOLUTE',
+      `idleTimeout (${idleTimeout} ms) is larger than absoluteTimeout (${absoluteTimeout} ms): every session ends at its absolute timeout first, so the idle timeout never applies`,
+    )
+  }
   const touchInterval = fraction('touchAfter', options.touchAfter, DEFAULTS.touchAfter) * idleTimeout
   const encrypted = boolean('encrypt', options.encrypt, !store.inProcess)
   const decryptedCacheBytes = byteCount(

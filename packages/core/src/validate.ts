@@ -68,3 +68,35 @@ export function warnOnce(code: string, message: string): void {
   warned.add(code)
   process.emitWarning(message, { type: 'TetherWarning', code })
 }
+
+/** Edit distance between two option names (Levenshtein, small strings only). */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
+      diagonal = above
+    }
+  }
+  return row[b.length]!
+}
+
+/**
+ * Throws a TypeError for a key of `options` that is not one of `known`, naming it and the nearest
+ * known one: a typo (`idleTimout`) must not leave a default silently in force.
+ */
+export function rejectUnknownOptions(options: object, known: readonly string[], prefix = ''): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue
+    let nearest = known[0] ?? ''
+    for (const name of known) if (distance(key, name) < distance(key, nearest)) nearest = name
+    const hint =
+      distance(key, nearest) <= Math.max(2, Math.floor(nearest.length / 3))
+        ? `did you mean ${prefix}${nearest}?`
+        : `the known options are ${known.map((k) => prefix + k).join(', ')}`
+    throw new TypeError(`${prefix}${key} is not an option: ${hint}`)
+  }
+}

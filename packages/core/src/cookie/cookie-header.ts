@@ -1,4 +1,4 @@
-import { boolean, oneOf, optionError, positiveNumber } from '../validate.js'
+import { boolean, oneOf, optionError, positiveNumber, rejectUnknownOptions } from '../validate.js'
 
 /** How the session cookie is sent. */
 export interface CookieOptions {
@@ -53,7 +53,12 @@ const ATTRIBUTE_VALUE = /^[\u0021-\u003A\u003C-\u007E]+$/
 
 export function resolveCookieOptions(options: CookieOptions | undefined): ResolvedCookieOptions {
   const o = options ?? {}
-  if (typeof o !== 'object') throw optionError('cookie', 'an object', o)
+  if (typeof o !== 'object' || o === null) throw optionError('cookie', 'an object', o)
+  rejectUnknownOptions(
+    o,
+    ['name', 'domain', 'path', 'maxAge', 'sameSite', 'secure', 'httpOnly', 'hostPrefix', 'partitioned'],
+    'cookie.',
+  )
   const hostPrefix = boolean('cookie.hostPrefix', o.hostPrefix, false)
   let name = o.name ?? 'tether.sid'
   if (typeof name !== 'string' || !TOKEN_CHARS.test(name)) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { Metrics } from '../metrics.js'
-import { optionError, positiveInteger, positiveNumber } from '../validate.js'
+import { optionError, positiveInteger, positiveNumber, rejectUnknownOptions } from '../validate.js'
 import { RedisStore, type RedisStoreOptions } from './redis.js'
 import type { Subscription } from './redis-client.js'
 import type { SessionStore, SessionWrite, StoredSession } from './store.js'
@@ -94,6 +94,7 @@ export class HybridStore implements SessionStore {
   constructor(options: HybridStoreOptions) {
     if (typeof options !== 'object' || options === null)
       throw optionError('HybridStore options', 'an object', options)
+    rejectUnknownOptions(options, ['client', 'prefix', 'timeout', 'maxEntries', 'resyncInterval'])
     this.maxEntries = positiveInteger('maxEntries', options.maxEntries, DEFAULTS.maxEntries)
     this.#resyncInterval = positiveNumber('resyncInterval', options.resyncInterval, DEFAULTS.resyncInterval)
     const { maxEntries: _m, resyncInterval: _r, ...redisOptions } = options

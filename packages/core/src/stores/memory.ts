@@ -1,5 +1,5 @@
 import type { Metrics } from '../metrics.js'
-import { optionError, positiveInteger, positiveNumber, warnOnce } from '../validate.js'
+import { optionError, positiveInteger, positiveNumber, rejectUnknownOptions, warnOnce } from '../validate.js'
 import { ExpiryIndex } from './expiry-index.js'
 import type { SessionStore, SessionWrite, StoredSession } from './store.js'
 
@@ -69,6 +69,7 @@ export class MemoryStore implements SessionStore {
   constructor(options: MemoryStoreOptions = {}) {
     if (typeof options !== 'object' || options === null)
       throw optionError('MemoryStore options', 'an object', options)
+    rejectUnknownOptions(options, ['maxSessions', 'sweepInterval'])
     this.maxSessions = positiveInteger('maxSessions', options.maxSessions, 100_000)
     const sweepInterval = positiveNumber('sweepInterval', options.sweepInterval, 1000)
     this.#expiry = new ExpiryIndex(sweepInterval)

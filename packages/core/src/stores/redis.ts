@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { optionError, positiveNumber } from '../validate.js'
+import { optionError, positiveNumber, rejectUnknownOptions } from '../validate.js'
 import {
   type RedisClientLike,
   type RedisConnection,
@@ -100,6 +100,7 @@ export class RedisStore implements SessionStore {
   constructor(options: RedisStoreOptions) {
     if (typeof options !== 'object' || options === null)
       throw optionError('RedisStore options', 'an object', options)
+    rejectUnknownOptions(options, ['client', 'prefix', 'timeout', 'publish'])
     this.#redis = redisConnection(options.client)
     const prefix = options.prefix ?? DEFAULTS.prefix
     if (typeof prefix !== 'string' || /[{}*?[\]\\]/.test(prefix)) {
