@@ -1,4 +1,4 @@
-// Lost updates on one session (issue 3): with one cookie, 50 parallel requests that each set a
+// Lost updates on one session: with one cookie, 50 parallel requests that each set a
 // different key (each handler waits 0-5 ms first, like a small database call), then how many keys
 // the session kept; and a request that finishes 100 ms after a logout, then whether the session
 // came back. @tether/express and @tether/fastify against express-session and @fastify/session.

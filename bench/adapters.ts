@@ -1,4 +1,4 @@
-// Adapters benchmark (issue 3): the same two workloads on express + @tether/express vs
+// Adapters benchmark: the same two workloads on express + @tether/express vs
 // express + express-session vs plain express, and fastify + @tether/fastify vs
 // fastify + @fastify/session vs plain fastify, side by side in one run, with autocannon.
 //   counter: GET /count with one kept cookie on every connection (load, increment, save);

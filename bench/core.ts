@@ -1,4 +1,4 @@
-// Core micro-benchmarks (issue 2). Run: node --expose-gc --import tsx --conditions=tether-source bench/core.ts
+// Core micro-benchmarks. Run: node --expose-gc --import tsx --conditions=tether-source bench/core.ts
 
 import { Keyring, MemoryStore, type SessionWrite } from '@tether/core'
 import { issueCookieValue, verifyCookieValue } from '@tether/core/adapter'

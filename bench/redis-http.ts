@@ -1,4 +1,4 @@
-// HTTP benchmarks of the Redis stores (issue 4), every stack side by side in one run, each app in
+// HTTP benchmarks of the Redis stores, every stack side by side in one run, each app in
 // a child process of its own (bench/redis-app.ts) against one redis-server started for the run.
 // Run: node --import tsx --conditions=tether-source bench/redis-http.ts [seconds per run, default 2] [rounds, default 2]
 // Workloads (BENCH_WORKLOADS): count (one cookie, all connections), read (1000 one-key sessions),

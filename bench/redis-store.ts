@@ -1,4 +1,4 @@
-// Store micro-benchmarks (issue 4): a SessionManager open/commit loop, as an adapter runs it,
+// Store micro-benchmarks: a SessionManager open/commit loop, as an adapter runs it,
 // against RedisStore and HybridStore on one redis-server started for the run.
 // Run: node --import tsx --conditions=tether-source bench/redis-store.ts [ms per run, default 1000]
 import { HybridStore, Metrics, RedisStore, SessionManager, type SessionStore } from '@tether/core'

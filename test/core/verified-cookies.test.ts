@@ -1,4 +1,4 @@
-// VerifiedCookies (added with issue 3 for the adapters' per-request cost): a bounded memory of
+// VerifiedCookies (added for the adapters' per-request cost): a bounded memory of
 // cookie values that verified, so a repeated cookie costs no HMAC and no SHA-256.
 
 import { Keyring } from '@tether/core'
