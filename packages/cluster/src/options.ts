@@ -1,6 +1,13 @@
 import { availableParallelism } from 'node:os'
 import type { SecureContextOptions, TlsOptions } from 'node:tls'
-import { Keyring, optionError, ROUTE_PATTERN, rejectUnknownOptions, type Secret } from '@tether/core/adapter'
+import {
+  type EveryOptionNamed,
+  Keyring,
+  optionError,
+  ROUTE_PATTERN,
+  rejectUnknownOptions,
+  type Secret,
+} from '@tether/core/adapter'
 import { DEFAULT_VIRTUAL_NODES } from './hash-ring.js'
 import { type TrustedProxies, trustedProxies } from './strategies/client-ip.js'
 import type { StrategyName } from './strategies/strategy.js'
@@ -151,8 +158,7 @@ const CLUSTER_OPTION_NAMES = [
   'retryAfter',
   'handleSignals',
 ] as const satisfies readonly (keyof ClusterOptions)[]
-type MissingOptionName = Exclude<keyof ClusterOptions, (typeof CLUSTER_OPTION_NAMES)[number]>
-const everyOptionNamed: MissingOptionName extends never ? true : MissingOptionName = true
+const everyOptionNamed: EveryOptionNamed<ClusterOptions, typeof CLUSTER_OPTION_NAMES> = true
 void everyOptionNamed
 
 const STRATEGIES: readonly StrategyName[] = ['cookie', 'url-param', 'client-ip', 'proxy-protocol']

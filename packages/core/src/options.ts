@@ -13,6 +13,7 @@ import { isStore, synchronousForms } from './stores/store-shape.js'
 import {
   boolean,
   byteCount,
+  type EveryOptionNamed,
   fraction,
   optionError,
   positiveNumber,
@@ -119,8 +120,7 @@ const TETHER_OPTION_NAMES = [
   'metrics',
   'owner',
 ] as const satisfies readonly (keyof TetherOptions)[]
-type MissingOptionName = Exclude<keyof TetherOptions, (typeof TETHER_OPTION_NAMES)[number]>
-const everyOptionNamed: MissingOptionName extends never ? true : MissingOptionName = true
+const everyOptionNamed: EveryOptionNamed<TetherOptions, typeof TETHER_OPTION_NAMES> = true
 void everyOptionNamed
 
 /** The adapters' own options (see AdapterOptions), which reach the manager with the rest. */

@@ -100,3 +100,11 @@ export function rejectUnknownOptions(options: object, known: readonly string[], 
     throw new TypeError(`${prefix}${key} is not an option: ${hint}`)
   }
 }
+
+/**
+ * `true` when the list `N` names every key of the options type `T`, else the missing keys: declare
+ * `const named: EveryOptionNamed<Options, typeof NAMES> = true` so a new option cannot be left out
+ * of the unknown-key check.
+ */
+export type EveryOptionNamed<T, N extends readonly PropertyKey[]> =
+  Exclude<keyof T, N[number]> extends never ? true : Exclude<keyof T, N[number]>
