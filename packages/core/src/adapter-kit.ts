@@ -29,5 +29,12 @@ export {
 export { type DerivedKeys, Keyring, type Secret } from './crypto/keyring.js'
 export { CONNECTION_ROUTE, isMisrouted, ROUTE_ENV, ROUTE_PATTERN } from './route.js'
 export type { SecureRequest, SessionContext } from './session-context.js'
+export {
+  installReplicationHub,
+  type ReplicaFeed,
+  type ReplicaOp,
+  type ReplicaSource,
+  type ReplicationHub,
+} from './stores/replication.js'
 export { type EveryOptionNamed, optionError, rejectUnknownOptions } from './validate.js'
 export { WAIT } from './wait.js'

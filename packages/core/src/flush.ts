@@ -99,7 +99,7 @@ export class Flusher {
       // Only on the first turn: a synchronous write never leaves one in flight.
       if (next === 'wait') return WAIT
       // Nothing to store costs no wait with any store; a write or touch does unless it is in-process.
-      if (!this.#synchronous) return WAIT
+      if (!this.#synchronous || this.#store.writesWait === true) return WAIT
       const step = this.#prepareStep(live, session, next, false)
       let ok: boolean
       try {
@@ -206,6 +206,7 @@ export class Flusher {
       expiresAt,
       established: live.established,
       create: !live.stored,
+      route: live.route,
     }
     const owner = this.#owner?.(session)
     if (owner !== undefined) write.owner = owner

@@ -1,6 +1,8 @@
 import type { Metrics } from '../metrics.js'
+import { DEFAULT_ROUTE, ROUTE_ENV } from '../route.js'
 import { optionError, positiveInteger, positiveNumber, rejectUnknownOptions, warnOnce } from '../validate.js'
 import { ExpiryIndex } from './expiry-index.js'
+import { offerForReplication, type ReplicaFeed, type ReplicaOp, type ReplicaSource } from './replication.js'
 import type { SessionStore, SessionWrite, StoredSession } from './store.js'
 
 export interface MemoryStoreOptions {
@@ -28,6 +30,8 @@ class Entry implements StoredSession {
   touchedAt: number
   established: boolean
   expiresAt: number
+  /** The route of the session's cookie (where the cluster routes it), for replication. */
+  route: string
   /** Neighbours in the list of anonymous sessions (least recently active first). */
   older: Entry | undefined = undefined
   newer: Entry | undefined = undefined
@@ -35,12 +39,14 @@ class Entry implements StoredSession {
 
   constructor(
     readonly id: string,
-    change: SessionWrite,
+    change: Omit<SessionWrite, 'set' | 'unset' | 'create'>,
+    route: string,
   ) {
     this.createdAt = change.createdAt
     this.touchedAt = change.touchedAt
     this.established = change.established
     this.expiresAt = change.expiresAt
+    this.route = route
   }
 }
 
@@ -65,6 +71,10 @@ export class MemoryStore implements SessionStore {
   readonly #expiry: ExpiryIndex<Entry>
   readonly #timer: NodeJS.Timeout
   #metrics: Metrics | undefined
+  /** Where changes go when the cluster replicates this store to a backup worker. */
+  #feed: ReplicaFeed | undefined
+  /** The route of sessions written without one (this worker's own). */
+  readonly #ownRoute = process.env[ROUTE_ENV] ?? DEFAULT_ROUTE
 
   constructor(options: MemoryStoreOptions = {}) {
     if (typeof options !== 'object' || options === null)
@@ -82,6 +92,16 @@ export class MemoryStore implements SessionStore {
         'MemoryStore keeps sessions in process memory: they are lost on restart and not shared between machines. Use RedisStore in production unless that is what you want.',
       )
     }
+    // In a cluster worker, the cluster may copy every change to a backup worker (`replication`).
+    if (process.env[ROUTE_ENV] !== undefined)
+      offerForReplication((hub) => {
+        this.#feed = hub.attach(this.#replicaSource())
+      })
+  }
+
+  /** True while the cluster replicates this store synchronously: a write is done once the backup has it. */
+  get writesWait(): boolean {
+    return this.#feed?.waits === true
   }
 
   attachMetrics(metrics: Metrics): void {
@@ -100,11 +120,15 @@ export class MemoryStore implements SessionStore {
   }
 
   async write(id: string, change: SessionWrite): Promise<boolean> {
-    return this.writeNow(id, change)
+    const done = this.writeNow(id, change)
+    if (done && this.#feed?.waits === true) await this.#feed.settled()
+    return done
   }
 
   async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
-    return this.touchNow(id, touchedAt, expiresAt)
+    const done = this.touchNow(id, touchedAt, expiresAt)
+    if (done && this.#feed?.waits === true) await this.#feed.settled()
+    return done
   }
 
   /** The stored record itself, not a copy (see SessionStore.getNow): read it, do not change it. */
@@ -114,10 +138,11 @@ export class MemoryStore implements SessionStore {
 
   writeNow(id: string, change: SessionWrite): boolean {
     let entry = this.#live(id, Date.now())
+    const created = entry === undefined
     if (entry === undefined) {
       if (!change.create) return false
       this.#makeRoom()
-      entry = new Entry(id, change)
+      entry = new Entry(id, change, change.route ?? this.#ownRoute)
       this.#entries.set(id, entry)
       this.#expiry.schedule(entry, change.expiresAt)
     } else {
@@ -130,6 +155,19 @@ export class MemoryStore implements SessionStore {
     for (const key of change.unset) delete fields[key]
     Object.assign(fields, change.set)
     this.#markActive(entry)
+    // A new record goes whole (its `set` is every field); later ones as the change alone.
+    this.#feed?.changed({
+      op: 'write',
+      id,
+      route: entry.route,
+      set: change.set,
+      unset: change.unset,
+      createdAt: entry.createdAt,
+      touchedAt: entry.touchedAt,
+      expiresAt: entry.expiresAt,
+      established: entry.established,
+      full: created,
+    })
     return true
   }
 
@@ -140,11 +178,16 @@ export class MemoryStore implements SessionStore {
     entry.expiresAt = expiresAt
     entry.touchedAt = touchedAt
     this.#markActive(entry)
+    this.#feed?.changed({ op: 'touch', id, route: entry.route, touchedAt, expiresAt })
     return true
   }
 
   async destroy(id: string): Promise<void> {
+    const entry = this.#entries.get(id)
     this.#remove(id)
+    if (entry === undefined || this.#feed === undefined) return
+    this.#feed.changed({ op: 'destroy', id, route: entry.route })
+    if (this.#feed.waits) await this.#feed.settled()
   }
 
   /**
@@ -165,6 +208,9 @@ export class MemoryStore implements SessionStore {
   }
 
   async clear(): Promise<void> {
+    if (this.#feed !== undefined)
+      for (const entry of this.#entries.values())
+        this.#feed.changed({ op: 'destroy', id: entry.id, route: entry.route })
     this.#entries.clear()
     this.#oldest = this.#newest = undefined
     this.#expiry.clear()
@@ -195,6 +241,79 @@ export class MemoryStore implements SessionStore {
 
   async close(): Promise<void> {
     clearInterval(this.#timer)
+  }
+
+  /** What the cluster's replication reads and applies: changes from other workers are never sent on. */
+  #replicaSource(): ReplicaSource {
+    return {
+      apply: (change) => this.#applyReplica(change),
+      snapshot: (route) => {
+        const now = Date.now()
+        const records: ReplicaOp[] = []
+        for (const entry of this.#entries.values())
+          if (entry.route === route && entry.expiresAt > now) records.push(wholeRecord(entry))
+        return records
+      },
+      current: (id, route) => {
+        const entry = this.#live(id, Date.now())
+        return entry === undefined ? { op: 'destroy', id, route } : wholeRecord(entry)
+      },
+      drop: (keep) => {
+        let dropped = 0
+        for (const entry of [...this.#entries.values()]) {
+          if (keep(entry.route)) continue
+          this.#remove(entry.id)
+          dropped++
+        }
+        return dropped
+      },
+    }
+  }
+
+  #applyReplica(change: ReplicaOp): boolean {
+    const now = Date.now()
+    if (change.op === 'destroy') {
+      this.#remove(change.id)
+      return true
+    }
+    let entry = this.#live(change.id, now)
+    if (change.op === 'touch') {
+      if (entry === undefined) return false
+      this.#expiry.schedule(entry, change.expiresAt, entry.expiresAt)
+      entry.expiresAt = change.expiresAt
+      entry.touchedAt = change.touchedAt
+      this.#markActive(entry)
+      return true
+    }
+    if (change.expiresAt <= now) {
+      this.#remove(change.id)
+      return true
+    }
+    if (entry === undefined) {
+      // A change to a record this copy never had (a write lost on the way): the owner resends it whole.
+      if (!change.full) return false
+      try {
+        this.#makeRoom()
+      } catch {
+        return false // full of established sessions: this copy is missing, the owner still has it
+      }
+      entry = new Entry(change.id, change, change.route)
+      this.#entries.set(change.id, entry)
+      this.#expiry.schedule(entry, change.expiresAt)
+    } else {
+      this.#expiry.schedule(entry, change.expiresAt, entry.expiresAt)
+      entry.expiresAt = change.expiresAt
+      entry.touchedAt = change.touchedAt
+      entry.createdAt = change.createdAt
+      entry.established = change.full ? change.established : entry.established || change.established
+      entry.route = change.route
+    }
+    const fields = entry.fields
+    if (change.full) for (const key of Object.keys(fields)) delete fields[key]
+    for (const key of change.unset) delete fields[key]
+    Object.assign(fields, change.set)
+    this.#markActive(entry)
+    return true
   }
 
   #live(id: string, now: number): Entry | undefined {
@@ -245,5 +364,22 @@ export class MemoryStore implements SessionStore {
     }
     this.#remove(oldest.id)
     this.#metrics?.increment('evictions')
+    this.#feed?.changed({ op: 'destroy', id: oldest.id, route: oldest.route })
+  }
+}
+
+/** A stored session as one whole-record change, its fields copied (the entry keeps changing). */
+function wholeRecord(entry: Entry): ReplicaOp {
+  return {
+    op: 'write',
+    id: entry.id,
+    route: entry.route,
+    set: { ...entry.fields },
+    unset: [],
+    createdAt: entry.createdAt,
+    touchedAt: entry.touchedAt,
+    expiresAt: entry.expiresAt,
+    established: entry.established,
+    full: true,
   }
 }

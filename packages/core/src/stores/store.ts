@@ -40,6 +40,11 @@ export interface SessionWrite {
    * session of one user.
    */
   owner?: string
+  /**
+   * The route in the session's cookie, for stores that group sessions by it (MemoryStore under the
+   * cluster's replication). Absent, a new record belongs to this process's own route.
+   */
+  route?: string
 }
 
 /**
@@ -73,6 +78,12 @@ export interface SessionStore {
   getNow?(id: string): StoredSession | undefined
   writeNow?(id: string, change: SessionWrite): boolean
   touchNow?(id: string, touchedAt: number, expiresAt: number): boolean
+  /**
+   * True while writes must wait for something outside this process (MemoryStore under the
+   * cluster's `replication: 'sync'`): the core then calls write() and touch() and awaits them,
+   * even though the synchronous forms exist (reads stay synchronous).
+   */
+  readonly writesWait?: boolean
   /**
    * A copy of the session that this process holds and knows to be current (a cache hit), without
    * waiting; undefined when the store would have to ask its server, which never means "no
