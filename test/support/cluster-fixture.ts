@@ -12,6 +12,8 @@ export interface ClusterFixture {
   readonly events: Array<{ type: string; route?: string }>
   metrics(): Promise<ClusterMetricsSnapshot>
   workers(): Promise<SlotSnapshot[]>
+  /** Codes of the TetherWarnings the cluster's primary emitted. */
+  warnings(): Promise<string[]>
   reload(): Promise<void>
   /** Closes the cluster (drain) and waits for the fixture to exit; kills it after a few seconds. */
   close(): Promise<void>
@@ -75,6 +77,7 @@ export async function startClusterFixture(
     events,
     metrics: async () => (await ask('metrics')).metrics as ClusterMetricsSnapshot,
     workers: async () => (await ask('workers')).workers as SlotSnapshot[],
+    warnings: async () => (await ask('warnings')).warnings as string[],
     reload: async () => {
       await ask('reload')
     },

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { AddressInfo, Server } from 'node:net'
-import type { ClusterMetricsSnapshot, SlotSnapshot } from './metrics.js'
+import { type ClusterMetricsSnapshot, REPLICATION_OFF, type SlotSnapshot } from './metrics.js'
 import type { Router } from './router.js'
 import type { Supervisor } from './supervisor.js'
 
@@ -92,6 +92,7 @@ export class Cluster extends EventEmitter {
       restarts: lives.restarts,
       crashLoops: lives.crashLoops,
       hung: lives.hung,
+      replication: this.#supervisor.replication?.metrics() ?? { ...REPLICATION_OFF },
       slots: this.#supervisor.slots(),
     }
   }

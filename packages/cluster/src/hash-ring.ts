@@ -99,6 +99,22 @@ export class HashRing {
   }
 
   /**
+   * The node that would own `key` if `excluded` were not on the ring (the next point clockwise
+   * that is not its): where the key goes when that node is gone. Undefined with no other node.
+   */
+  getExcluding(key: string, excluded: string): string | undefined {
+    const points = this.#points
+    const skip = this.#nodes.indexOf(excluded)
+    let index = points.length === 0 ? 0 : this.#search(hash32(key))
+    for (let steps = 0; steps < points.length; steps++) {
+      const owner = this.#owners[index]!
+      if (owner !== skip) return this.#nodes[owner]
+      index = index + 1 === points.length ? 0 : index + 1
+    }
+    return undefined
+  }
+
+  /**
    * Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam): the owner of `key`
    * unless its load would exceed `factor` times the average, in which case the next node clockwise
    * that has room. `load(node)` returns the node's current load (for example open connections).

@@ -1,6 +1,8 @@
 // The IPC messages between the primary and its workers. Every one carries `tether` so that they
 // never collide with the app's own process.send() traffic.
 
+import type { WireChange } from './replication/wire.js'
+
 /** Primary -> worker, with the socket handle: serve this connection. */
 export interface ConnectionMessage {
   readonly tether: 'connection'
@@ -20,6 +22,8 @@ export interface DrainMessage {
 /** Worker -> primary: the app is built, send connections. */
 export interface ReadyMessage {
   readonly tether: 'ready'
+  /** With replication on: how many MemoryStores the app attached (0 means nothing to copy). */
+  readonly replicatedStores?: number
 }
 
 /** Worker -> primary, throttled: what the worker counts itself. */
@@ -29,6 +33,8 @@ export interface StatsMessage {
   readonly connections: number
   /** Requests since start whose session belongs to another worker. */
   readonly misroutes: number
+  /** With replication on. */
+  readonly replication?: WorkerReplicationStats
 }
 
 /** Worker -> primary, from the worker's event loop: still answering (see heartbeatTimeout). */
@@ -36,8 +42,77 @@ export interface HeartbeatMessage {
   readonly tether: 'heartbeat'
 }
 
-export type PrimaryMessage = ConnectionMessage | DrainMessage
-export type WorkerMessage = ReadyMessage | StatsMessage | HeartbeatMessage
+/** One change of a replicated store, with the store's index in its worker (see wire.ts). */
+export type ReplicaEntry = WireChange
+
+/** Worker -> primary: changes for the backups, in the order they were made. */
+export interface ReplicateMessage {
+  readonly tether: 'replicate'
+  readonly seq: number
+  readonly changes: readonly ReplicaEntry[]
+  /** Snapshots (see SnapshotMessage) whose last change is in this batch. */
+  readonly snapshotsDone?: readonly number[]
+}
+
+/** How a batch ended: applied, lost on the way (its sessions are sent again), or nobody to back it up. */
+export type BatchOutcome = 'applied' | 'lost' | 'no-backup'
+
+/** Primary -> worker: how its batches ended (those that ended in one turn, together). */
+export interface ReplicateAckMessage {
+  readonly tether: 'replicate-ack'
+  readonly acks: ReadonlyArray<readonly [seq: number, outcome: BatchOutcome]>
+}
+
+/** Primary -> worker: apply these changes from another worker, then answer with AppliedMessage. */
+export interface ApplyMessage {
+  readonly tether: 'replica-apply'
+  readonly ref: number
+  readonly changes: readonly ReplicaEntry[]
+}
+
+/** Worker -> primary: the changes of these ApplyMessages are applied (`gaps[i]` of `refs[i]`'s had no record). */
+export interface AppliedMessage {
+  readonly tether: 'replica-applied'
+  readonly refs: readonly number[]
+  readonly gaps: readonly number[]
+}
+
+/** Primary -> worker, whenever the living workers change: the routes it serves and keeps copies of. */
+export interface ReplicaPlanMessage {
+  readonly tether: 'replica-plan'
+  /** Routes whose requests come here. */
+  readonly holds: readonly string[]
+  /** Routes whose sessions this worker keeps (held ones and backed-up ones); the rest are dropped. */
+  readonly keeps: readonly string[]
+}
+
+/** Primary -> worker: send every session of `route` (to whoever needs it now), then mark `tag` done. */
+export interface SnapshotMessage {
+  readonly tether: 'replica-snapshot'
+  readonly route: string
+  readonly tag: number
+}
+
+/** What a worker reports of its replication in StatsMessage (counts since it started). */
+export interface WorkerReplicationStats {
+  /** Changes dropped because the queue to the backup was full (they are sent again later). */
+  readonly dropped: number
+  /** Writes whose response went out before the backup acknowledged ('sync', replicationTimeout). */
+  readonly unacknowledged: number
+  /** Age of the oldest change not yet acknowledged, in ms (what a crash now could lose). */
+  readonly lagMs: number
+  /** Changes queued or in flight right now. */
+  readonly pending: number
+}
+
+export type PrimaryMessage =
+  | ConnectionMessage
+  | DrainMessage
+  | ReplicateAckMessage
+  | ApplyMessage
+  | ReplicaPlanMessage
+  | SnapshotMessage
+export type WorkerMessage = ReadyMessage | StatsMessage | HeartbeatMessage | ReplicateMessage | AppliedMessage
 
 /** The environment variable naming a worker's slot index (its route is in TETHER_ROUTE). */
 export const SLOT_ENV = 'TETHER_SLOT'

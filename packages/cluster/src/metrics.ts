@@ -1,4 +1,5 @@
 import type { RejectReason } from './http-responses.js'
+import type { ReplicationMetrics } from './replication/replication-relay.js'
 import type { StrategyName } from './strategies/strategy.js'
 
 /**
@@ -43,8 +44,22 @@ export interface ClusterMetricsSnapshot {
   readonly crashLoops: number
   /** Workers killed and replaced because they sent no heartbeat within `heartbeatTimeout`. */
   readonly hung: number
+  /** Session copies to backup workers (`replication`); all zero with mode `'off'`. */
+  readonly replication: ReplicationMetrics
   readonly slots: readonly SlotSnapshot[]
 }
+
+export const REPLICATION_OFF: ReplicationMetrics = Object.freeze({
+  mode: 'off',
+  sent: 0,
+  acknowledged: 0,
+  dropped: 0,
+  withoutBackup: 0,
+  unacknowledged: 0,
+  lagMs: 0,
+  pending: 0,
+  snapshots: 0,
+})
 
 /** What the router counts: connections, how they were routed, and what it answered itself. */
 export class RouterCounters {

@@ -99,6 +99,20 @@ export interface ClusterOptions {
    * synchronous task is not taken for a hang. 0 turns the check off. @default 10000
    */
   heartbeatTimeout?: number
+  /**
+   * Copies every session of a worker's MemoryStore to a backup worker: the one the router sends
+   * the session's requests to if its owner dies, so a crash, a `kill -9` or a reload loses no
+   * session. `'sync'`: a write's response waits until the backup has it (at most
+   * `replicationTimeout`); `'async'`: it does not, and a crash can lose the changes of the last
+   * moment (see `metrics().replication.lagMs`). Useless with RedisStore or HybridStore, which
+   * share sessions already. @default 'off'
+   */
+  replication?: 'off' | 'async' | 'sync'
+  /**
+   * With `replication: 'sync'`, the longest a response waits for the backup; after it the response
+   * goes out and the write counts in `metrics().replication.unacknowledged`. @default 1000
+   */
+  replicationTimeout?: number
   /** Seconds in the Retry-After header of a 503 sent while no worker is alive. @default 1 */
   retryAfter?: number
   /** Drain and exit on SIGTERM and SIGINT. @default true */
@@ -128,6 +142,8 @@ export interface ResolvedClusterOptions {
   readonly readyTimeout: number
   readonly drainTimeout: number
   readonly heartbeatTimeout: number
+  readonly replication: 'off' | 'async' | 'sync'
+  readonly replicationTimeout: number
   readonly retryAfter: number
   readonly handleSignals: boolean
 }
@@ -155,6 +171,8 @@ const CLUSTER_OPTION_NAMES = [
   'readyTimeout',
   'drainTimeout',
   'heartbeatTimeout',
+  'replication',
+  'replicationTimeout',
   'retryAfter',
   'handleSignals',
 ] as const satisfies readonly (keyof ClusterOptions)[]
@@ -188,6 +206,12 @@ function heartbeat(value: unknown): number {
   const ms = integer('heartbeatTimeout', value, 10_000, 0, 2 ** 31 - 1, what)
   if (ms > 0 && ms < 100) throw optionError('heartbeatTimeout', what, value)
   return ms
+}
+
+function replicationMode(value: unknown): 'off' | 'async' | 'sync' {
+  if (value === undefined) return 'off'
+  if (value === 'off' || value === 'async' || value === 'sync') return value
+  throw optionError('replication', "'off', 'async' or 'sync'", value)
 }
 
 /** How often a worker sends its heartbeat: a tenth of the timeout, at most a second apart. */
@@ -299,6 +323,8 @@ export function resolveClusterOptions(options: ClusterOptions | undefined): Reso
     readyTimeout: milliseconds('readyTimeout', o.readyTimeout, 30_000),
     drainTimeout: milliseconds('drainTimeout', o.drainTimeout, 30_000),
     heartbeatTimeout: heartbeat(o.heartbeatTimeout),
+    replication: replicationMode(o.replication),
+    replicationTimeout: milliseconds('replicationTimeout', o.replicationTimeout, 1_000),
     retryAfter: integer(
       'retryAfter',
       o.retryAfter,

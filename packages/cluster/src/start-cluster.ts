@@ -36,6 +36,12 @@ export async function startCluster(options: ClusterOptions, factory: AppFactory)
       code: 'TETHER_NODE_INTERNALS',
     })
   }
+  if (resolved.replication !== 'off' && resolved.workers < 2) {
+    process.emitWarning(
+      `replication: '${resolved.replication}' with 1 worker: there is no other worker to keep the copies, so sessions are still lost when it exits`,
+      { type: 'TetherWarning', code: 'TETHER_REPLICATION_NO_BACKUP' },
+    )
+  }
   const supervisor = new Supervisor(resolved)
   const router = new Router(resolved, supervisor)
   await supervisor.start()

@@ -3,9 +3,10 @@ import { EventEmitter } from 'node:events'
 import { ROUTE_ENV } from '@tether/core/adapter'
 import { HashRing } from './hash-ring.js'
 import { HeartbeatMonitor } from './heartbeat-monitor.js'
-import { isTetherMessage, SLOT_ENV, type StatsMessage } from './messages.js'
+import { isTetherMessage, type ReadyMessage, SLOT_ENV, type StatsMessage } from './messages.js'
 import { type SlotSnapshot, SupervisorCounters } from './metrics.js'
 import { type ResolvedClusterOptions, routeOfSlot } from './options.js'
+import { ReplicationRelay } from './replication/replication-relay.js'
 import { type PoolWorker, WorkerProcess } from './worker-process.js'
 
 export type { PoolWorker }
@@ -57,7 +58,10 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   /** Every worker process alive, whatever its state (starting ones included). */
   readonly #alive = new Set<WorkerProcess>()
   readonly #heartbeats: HeartbeatMonitor<WorkerProcess>
+  /** Copies sessions between workers (`replication`), undefined when it is off. */
+  readonly replication: ReplicationRelay<WorkerProcess> | undefined
   #closing = false
+  #warnedNoStore = false
   #reloading: Promise<void> | undefined
 
   constructor(options: ResolvedClusterOptions) {
@@ -80,6 +84,28 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       this.#slots.push(slot)
       this.#byRoute.set(slot.route, slot)
     }
+    this.replication =
+      options.replication === 'off'
+        ? undefined
+        : new ReplicationRelay(
+            {
+              mode: options.replication,
+              routes: this.#slots.map((slot) => slot.route),
+              virtualNodes: options.virtualNodes,
+              recoveryTimeout: options.readyTimeout,
+            },
+            () => this.#members(),
+          )
+  }
+
+  /** The workers the router sends to, by route. */
+  #members(): Map<string, WorkerProcess> {
+    const members = new Map<string, WorkerProcess>()
+    for (const slot of this.#slots) {
+      const w = slot.current
+      if (w?.ready === true && this.ring.has(slot.route)) members.set(slot.route, w)
+    }
+    return members
   }
 
   /** Starts every slot; rejects (after stopping the others) if a slot crash-loops before it is ready. */
@@ -162,7 +188,10 @@ export class Supervisor extends EventEmitter implements WorkerPool {
           const old = slot.current
           slot.failed = false
           slot.crashes = []
-          this.#install(slot, fresh)
+          if (!(await this.#admit(slot, fresh))) {
+            if (this.#closing) return
+            throw new Error(`the new worker of ${slot.route} exited while its sessions were brought over`)
+          }
           if (old !== undefined) await this.#drain(old)
         }
       } finally {
@@ -190,8 +219,8 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       const fresh = this.#fork(slot)
       try {
         await this.#whenReady(fresh)
-        if (!this.#closing) this.#install(slot, fresh)
-        return
+        if (this.#closing || (await this.#admit(slot, fresh)) || this.#closing) return
+        throw new Error('exited while its sessions were brought over')
       } catch (error) {
         if (this.#closing) return
         const delay = this.#recordCrash(slot)
@@ -216,12 +245,17 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     worker.on('message', (message: unknown) => {
       this.#heartbeats.heard(w)
       if (!isTetherMessage(message)) return
+      if (this.replication?.onMessage(w, message) === true) return
       if (message.tether === 'ready') {
+        this.#noteReplicatedStores(message as ReadyMessage)
         w.ready = true
         // Told to drain while still building its app (before it listened for messages): again.
         if (w.leaving) worker.send({ tether: 'drain' }, undefined, {}, () => undefined)
         worker.emit('tether:ready')
-      } else if (message.tether === 'stats') w.onStats(message as StatsMessage)
+      } else if (message.tether === 'stats') {
+        w.onStats(message as StatsMessage)
+        this.replication?.onStats(w, (message as StatsMessage).replication)
+      }
     })
     worker.once('exit', (code, signal) => this.#onExit(slot, w, code, signal))
     return w
@@ -256,6 +290,29 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     })
   }
 
+  /**
+   * Puts a ready worker in its slot. With replication, the sessions it is about to serve come
+   * first from whoever serves them now (a returning owner gets back what its backup kept).
+   */
+  async #admit(slot: Slot, w: WorkerProcess): Promise<boolean> {
+    if (this.replication !== undefined) {
+      await this.replication.recover(w)
+      if (w.exited || this.#closing) return false
+    }
+    this.#install(slot, w)
+    this.replication?.update()
+    return true
+  }
+
+  #noteReplicatedStores(ready: ReadyMessage): void {
+    if (this.replication === undefined || ready.replicatedStores !== 0 || this.#warnedNoStore) return
+    this.#warnedNoStore = true
+    process.emitWarning(
+      "replication is on but the app's workers use no MemoryStore: sessions in RedisStore or HybridStore are shared already, and nothing is copied",
+      { type: 'TetherWarning', code: 'TETHER_REPLICATION_NO_STORE' },
+    )
+  }
+
   #install(slot: Slot, w: WorkerProcess): void {
     if (slot.current !== undefined && slot.current !== w) {
       slot.pastMisroutes += slot.current.misroutes
@@ -277,6 +334,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     this.counters.hung++
     w.ready = false
     this.ring.remove(slot.route)
+    this.replication?.update()
     w.abandonInFlight()
     this.emit('hung', slot.route, w.pid)
     w.worker.process.kill('SIGKILL')
@@ -305,6 +363,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     this.#heartbeats.forget(w)
     this.#leaving.delete(w)
     this.#alive.delete(w)
+    this.replication?.forget(w)
     // Hand-offs it never received went back to the router on 'disconnect', which comes after the
     // last message of the channel was read (unlike 'exit', which can overtake an ACK).
     // The fourth argument says whether the exit was asked for (reload, close, a replaced worker).
@@ -313,6 +372,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     slot.pastMisroutes += w.misroutes
     slot.current = undefined
     this.ring.remove(slot.route)
+    this.replication?.update()
     if (!this.#closing && !w.leaving) this.#scheduleRespawn(slot)
   }
 
@@ -329,7 +389,9 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       this.#whenReady(fresh).then(
         () => {
           if (this.#closing || slot.current !== undefined) return void this.#drain(fresh)
-          this.#install(slot, fresh)
+          return this.#admit(slot, fresh).then((installed) => {
+            if (!installed && !this.#closing && slot.current === undefined) this.#scheduleRespawn(slot)
+          })
         },
         () => {
           if (!this.#closing && slot.current === undefined && slot.respawn === undefined)

@@ -69,6 +69,19 @@ export class WorkerProcess implements PoolWorker {
     return this.worker.process.pid
   }
 
+  /** Sends a message that needs no handle; a closed channel is the exit's business. */
+  post(message: object): void {
+    try {
+      this.worker.send(message, undefined, {}, () => undefined)
+    } catch {
+      // The channel closed meanwhile: the exit handler takes it from here.
+    }
+  }
+
+  isConnected(): boolean {
+    return this.worker.isConnected()
+  }
+
   get connections(): number {
     return this.reported + this.handedSinceReport
   }

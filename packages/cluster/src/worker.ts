@@ -4,6 +4,7 @@ import { Server as NetServer, Socket, type SocketConstructorOpts } from 'node:ne
 import { Server as TlsServer } from 'node:tls'
 import {
   CONNECTION_ROUTE,
+  installReplicationHub,
   isMisrouted,
   type Keyring,
   parseCookieValue,
@@ -13,6 +14,7 @@ import {
 import { type ConnectionMessage, isTetherMessage, type StatsMessage, type WorkerMessage } from './messages.js'
 import { armRequestTimeouts, responding, wrappedSocket } from './node-internals.js'
 import { heartbeatInterval, type ResolvedClusterOptions } from './options.js'
+import { WorkerReplication } from './replication/worker-replication.js'
 import { routeOfSocketIoId, setSocketIoIdentity } from './socket-io-id.js'
 import { queryValues } from './strategies/url-param.js'
 
@@ -54,6 +56,8 @@ interface ConnectionState {
 const DRAIN_TICK_MS = 250
 /** Most often a worker reports its counters to the primary. */
 const STATS_INTERVAL_MS = 100
+/** How often a worker with replication on reports its replication figures anyway. */
+const REPLICATION_REPORT_MS = 500
 
 /** The route of the first engine.io id made by socketIoId() in the query of `url`, if any. */
 function engineIoRouteOf(url: string, keyring: Keyring | undefined): string | undefined {
@@ -123,6 +127,23 @@ async function serverOf(
 export async function runWorker(options: ResolvedClusterOptions, factory: AppFactory): Promise<never> {
   const route = process.env[ROUTE_ENV] ?? ''
   setSocketIoIdentity(route, options.keyring)
+  const send = (message: WorkerMessage) => {
+    if (process.connected) process.send?.(message, undefined, {}, () => undefined)
+  }
+  // Before the app is built, so that its MemoryStores attach as they are made.
+  const replication =
+    options.replication === 'off'
+      ? undefined
+      : new WorkerReplication(options.replication, options.replicationTimeout, send, route)
+  let replicatedStores = 0
+  installReplicationHub(
+    replication && {
+      attach: (source) => {
+        replicatedStores++
+        return replication.attach(source)
+      },
+    },
+  )
   const { server, close } = await serverOf(await factory(), options)
   const connections = new Map<Socket, ConnectionState>()
   const cookieName = options.cookieName
@@ -132,16 +153,28 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
   let drainTimer: NodeJS.Timeout | undefined
   let statsTimer: NodeJS.Timeout | undefined
 
-  const send = (message: WorkerMessage) => {
-    if (process.connected) process.send?.(message, undefined, {}, () => undefined)
-  }
   const reportSoon = () => {
     if (statsTimer !== undefined) return
     statsTimer = setTimeout(() => {
       statsTimer = undefined
-      const stats: StatsMessage = { tether: 'stats', connections: connections.size, misroutes }
+      const stats: StatsMessage =
+        replication === undefined
+          ? { tether: 'stats', connections: connections.size, misroutes }
+          : { tether: 'stats', connections: connections.size, misroutes, replication: replication.stats() }
       send(stats)
     }, STATS_INTERVAL_MS).unref()
+  }
+  if (replication !== undefined) {
+    // Lag and queue figures change without connections coming or going.
+    setInterval(reportSoon, REPLICATION_REPORT_MS).unref()
+    // Routes this worker stopped serving (their owner is back): requests still arriving on their
+    // connections count as misrouted from now on, so the client's next request goes to the owner.
+    replication.onHoldsChanged = (holds) => {
+      for (const socket of connections.keys()) {
+        const s = socket as Socket & { [CONNECTION_ROUTE]?: string }
+        if (s[CONNECTION_ROUTE] !== undefined && !holds.has(s[CONNECTION_ROUTE])) delete s[CONNECTION_ROUTE]
+      }
+    }
   }
 
   /** The state of the handed socket under `socket` (itself, or the one a TLSSocket wraps). */
@@ -214,9 +247,13 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
   const exitWhenIdle = () => {
     if (!draining || connections.size > 0) return
     clearInterval(drainTimer)
-    const finish = () => process.exit(0)
-    if (close === undefined) finish()
-    else close().then(finish, finish)
+    // The last changes reach the backup before the process goes (bounded by replicationTimeout).
+    const exit = () => {
+      if (replication === undefined) process.exit(0)
+      else void replication.whenIdle(options.replicationTimeout).then(() => process.exit(0))
+    }
+    if (close === undefined) exit()
+    else close().then(exit, exit)
   }
   const drain = () => {
     if (draining) return
@@ -251,6 +288,7 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
 
   process.on('message', (message: unknown, handle: unknown) => {
     if (!isTetherMessage(message)) return
+    if (replication?.onMessage(message) === true) return
     if (message.tether === 'drain') return drain()
     if (message.tether !== 'connection' || handle === undefined || handle === null) return
     // The primary sends the raw TCP handle (see PoolWorker.handOff); wrap it like net.Server would.
@@ -281,7 +319,7 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
   // Under a primary, a signal means "leave cleanly"; the primary decides about a replacement.
   process.on('SIGTERM', drain)
   process.on('SIGINT', drain)
-  send({ tether: 'ready' })
+  send(replication === undefined ? { tether: 'ready' } : { tether: 'ready', replicatedStores })
   if (options.heartbeatTimeout > 0) {
     // Sent from this event loop: a worker stuck in synchronous code (or stopped) sends none.
     setInterval(() => send({ tether: 'heartbeat' }), heartbeatInterval(options.heartbeatTimeout)).unref()

@@ -1,0 +1,155 @@
+// Sessions that each carry a counter and a marker of their own, driven by clients that check every
+// answer: the counter must go up by one per request (by two after a request whose answer was lost,
+// which may or may not have been stored), and the marker must be the session's own. What a user of
+// a replicated cluster would check after a crash: nothing lost, nothing mixed up.
+import http from 'node:http'
+import { cookieOf, request } from './http-client.js'
+
+/** One session and what its client has seen of it. */
+export interface CounterSession {
+  readonly marker: string
+  readonly cookie: string
+  /** Route of the worker that created it. */
+  readonly route: string
+  /** The last counter value the server answered. */
+  count: number
+  /** The last request failed: its write may or may not have been stored. */
+  uncertain: boolean
+  /** Workers (by route) that answered it. */
+  readonly answeredBy: Set<string>
+}
+
+/** Something a client saw that must not happen. */
+export interface Anomaly {
+  readonly marker: string
+  readonly kind: 'backwards' | 'skipped' | 'foreign' | 'lost'
+  readonly expected: number
+  readonly got: unknown
+  readonly route: unknown
+  readonly at: number
+}
+
+export interface CounterLoad {
+  readonly requests: () => number
+  readonly failures: Array<{ at: number; error: string }>
+  readonly anomalies: Anomaly[]
+  stop(): Promise<void>
+}
+
+/** Creates `count` sessions, each marked with its own `user`, through the cluster's first-visit spreading. */
+export async function createCounterSessions(
+  port: number,
+  count: number,
+  prefix = 's',
+): Promise<CounterSession[]> {
+  const sessions: CounterSession[] = []
+  const agent = new http.Agent({ keepAlive: false })
+  for (let i = 0; i < count; i++) {
+    const marker = `${prefix}${i}-${Math.random().toString(36).slice(2, 8)}`
+    const response = await request(port, `/?user=${marker}`, { agent })
+    sessions.push({
+      marker,
+      cookie: cookieOf(response),
+      route: String(response.body.route),
+      count: Number(response.body.count),
+      uncertain: false,
+      answeredBy: new Set([String(response.body.route)]),
+    })
+  }
+  return sessions
+}
+
+/**
+ * Checks one answer against what the session's client knows, and updates that. Returns the
+ * anomaly, if any; a lost session (a fresh one answered instead) counts as `lost`.
+ */
+export function checkAnswer(session: CounterSession, body: Record<string, unknown>): Anomaly | undefined {
+  const got = body.count
+  const at = Date.now()
+  const base = { marker: session.marker, expected: session.count + 1, got, route: body.route, at }
+  if (body.user === null || got === 0) return { ...base, kind: 'lost' }
+  if (body.user !== session.marker) return { ...base, kind: 'foreign' }
+  const n = Number(got)
+  if (n <= session.count) {
+    session.count = n
+    return { ...base, kind: 'backwards' }
+  }
+  const allowed = session.uncertain ? 2 : 1
+  session.uncertain = false
+  if (n > session.count + allowed) {
+    session.count = n
+    return { ...base, kind: 'skipped' }
+  }
+  session.count = n
+  session.answeredBy.add(String(body.route))
+  return undefined
+}
+
+/** One request of a session's client, checked. */
+export async function step(
+  port: number,
+  session: CounterSession,
+  agent: http.Agent | false,
+  anomalies: Anomaly[],
+  failures: Array<{ at: number; error: string }>,
+): Promise<void> {
+  try {
+    const response = await request(port, '/', { agent, headers: { cookie: session.cookie }, timeout: 10_000 })
+    // Answered by a worker that no longer serves the session (its owner is back): ask again.
+    if (response.body.misrouted === true) return
+    if (response.status !== 200) throw new Error(`status ${response.status}`)
+    const anomaly = checkAnswer(session, response.body)
+    if (anomaly !== undefined) anomalies.push(anomaly)
+  } catch (error) {
+    session.uncertain = true
+    failures.push({ at: Date.now(), error: (error as Error).message })
+  }
+}
+
+/**
+ * `concurrency` clients, each owning every concurrency-th session and sending its requests one
+ * after another (so one session never has two requests in flight), a new connection each.
+ */
+export function startCounterLoad(
+  port: number,
+  sessions: readonly CounterSession[],
+  concurrency: number,
+): CounterLoad {
+  let running = true
+  let requests = 0
+  const failures: Array<{ at: number; error: string }> = []
+  const anomalies: Anomaly[] = []
+  const clients = Array.from({ length: concurrency }, async (_, c) => {
+    const mine = sessions.filter((_, i) => i % concurrency === c)
+    for (let i = 0; running && mine.length > 0; i = (i + 1) % mine.length) {
+      await step(port, mine[i]!, false, anomalies, failures)
+      requests++
+    }
+  })
+  return {
+    requests: () => requests,
+    failures,
+    anomalies,
+    async stop() {
+      running = false
+      await Promise.all(clients)
+    },
+  }
+}
+
+/** Sends one checked request for every session (a final read), `concurrency` at a time. */
+export async function checkEverySession(
+  port: number,
+  sessions: readonly CounterSession[],
+  concurrency = 16,
+): Promise<{ anomalies: Anomaly[]; failures: Array<{ at: number; error: string }> }> {
+  const anomalies: Anomaly[] = []
+  const failures: Array<{ at: number; error: string }> = []
+  let next = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < sessions.length) await step(port, sessions[next++]!, false, anomalies, failures)
+    }),
+  )
+  return { anomalies, failures }
+}
