@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import supertest from 'supertest'
 import { type RunningExample, startExample } from '../support/example-process.js'
+import { waitFor } from '../support/load-loop.js'
 import { cookieFrom } from '../support/session-cookie.js'
 import { walkThroughShop } from '../support/shop-scenario.js'
 
@@ -41,5 +42,24 @@ describe('examples/express-shop on a Tether cluster (the demo)', function () {
       }
     }
     expect([...workers].sort()).to.deep.equal(['w0', 'w1'])
+  })
+
+  it('keeps the cart of a worker killed with kill -9 (replication), then gives it back to it', async () => {
+    const created = await supertest(shop.url).post('/cart').send({ item: 'apple' }).expect(201)
+    const cookie = cookieFrom(created)
+    const owner = String(created.headers['x-tether-worker'])
+    await supertest(shop.url).post('/cart').set('Cookie', cookie).send({ item: 'pear' }).expect(201)
+    process.kill(Number(created.headers['x-tether-worker-pid']), 'SIGKILL')
+    const during = await supertest(shop.url).get('/cart').set('Cookie', cookie).expect(200)
+    expect(during.body).to.deep.equal(['apple', 'pear'])
+    expect(during.headers['x-tether-worker']).to.not.equal(owner)
+    await supertest(shop.url).post('/cart').set('Cookie', cookie).send({ item: 'plum' }).expect(201)
+    // The replacement takes the slot once it has the sessions back: the cart returns to its worker.
+    await waitFor(async () => {
+      const cart = await supertest(shop.url).get('/cart').set('Cookie', cookie)
+      return cart.headers['x-tether-worker'] === owner
+    }, 15_000)
+    const after = await supertest(shop.url).get('/cart').set('Cookie', cookie).expect(200)
+    expect(after.body).to.deep.equal(['apple', 'pear', 'plum'])
   })
 })
