@@ -192,7 +192,8 @@ export class Flusher {
     expiresAt: number,
     session: Session,
   ): SessionWrite {
-    const set: Record<string, string> = {}
+    // Keys come from the app (and so from users): `__proto__` must be a key like any other.
+    const set: Record<string, string> = Object.create(null)
     const unset: string[] = []
     for (const [key, json] of changes) {
       if (json === undefined) unset.push(key)

@@ -23,7 +23,8 @@ export interface MemoryStoreOptions {
 
 /** A stored session and the store's bookkeeping for it, in one object (one allocation per session). */
 class Entry implements StoredSession {
-  readonly fields: Record<string, string> = {}
+  /** No prototype: a key named `__proto__` is stored like any other. */
+  readonly fields: Record<string, string> = Object.create(null)
   createdAt: number
   touchedAt: number
   established: boolean
@@ -92,7 +93,7 @@ export class MemoryStore implements SessionStore {
     const session = this.getNow(id)
     if (session === undefined) return undefined
     return {
-      fields: { ...session.fields },
+      fields: Object.assign(Object.create(null), session.fields),
       createdAt: session.createdAt,
       touchedAt: session.touchedAt,
       established: session.established,
