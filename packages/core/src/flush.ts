@@ -1,4 +1,6 @@
 import type { FieldCodec } from './crypto/field-codec.js'
+import type { Keyring } from './crypto/keyring.js'
+import { sealRecord } from './crypto/record-seal.js'
 import { storeUnavailable } from './errors.js'
 import type { LiveSession } from './live-session.js'
 import type { Metrics } from './metrics.js'
@@ -36,8 +38,10 @@ export class Flusher {
   readonly #touchInterval: number
   readonly #owner: ((session: Session) => string | undefined) | undefined
   readonly #codec: FieldCodec
+  readonly #keyring: Keyring
 
   constructor(options: ResolvedTetherOptions, codec: FieldCodec) {
+    this.#keyring = options.keyring
     this.#store = options.store
     this.#synchronous = options.synchronous
     this.#metrics = options.metrics
@@ -207,6 +211,10 @@ export class Flusher {
       expiresAt,
       established: live.established,
       create: !live.stored,
+    }
+    // Sealed along with the encryption: the store keeps the seal of the write that creates it.
+    if (write.create && this.#codec.authenticated) {
+      write.seal = sealRecord(this.#keyring, live.storeId!, live.route, live.createdAt)
     }
     const owner = this.#owner?.(session)
     if (owner !== undefined) write.owner = owner

@@ -1,4 +1,5 @@
 import { CORRUPT, type FieldCodec, parse } from './crypto/field-codec.js'
+import { checkSeal } from './crypto/record-seal.js'
 import { storeUnavailable } from './errors.js'
 import { LiveSession } from './live-session.js'
 import type { Metrics } from './metrics.js'
@@ -29,6 +30,8 @@ export class SessionRecords {
   readonly #codec: FieldCodec
   /** Decrypted field texts, so that a field read again unchanged is not decrypted again. */
   readonly #plaintexts: PlaintextMemo
+  /** Frozen records whose seal verified, with the store id and route it verified for. */
+  readonly #checkedSeals = new WeakMap<StoredSession, string>()
 
   constructor(options: ResolvedTetherOptions, codec: FieldCodec, plaintexts: PlaintextMemo) {
     this.#store = options.store
@@ -104,7 +107,7 @@ export class SessionRecords {
       metrics.increment('loadMisses')
       return undefined
     }
-    const decoded = this.#decode(storeId, stored)
+    const decoded = this.#sealed(storeId, route, stored) ? this.#decode(storeId, stored) : undefined
     if (decoded === undefined) {
       metrics.increment('decryptFailures')
       metrics.increment('loadMisses')
@@ -128,6 +131,20 @@ export class SessionRecords {
       established: stored.established === true,
       stored: true,
     })
+  }
+
+  /**
+   * With encryption on, whether the record carries the seal of its own store id, the cookie's
+   * route and its creation time. Checked once per frozen record (a cache's copy), else per load.
+   */
+  #sealed(storeId: string, route: string, stored: StoredSession): boolean {
+    if (!this.#codec.authenticated) return true
+    if (typeof stored !== 'object' || stored === null) return false
+    const frozen = Object.isFrozen(stored)
+    if (frozen && this.#checkedSeals.get(stored) === `${storeId}.${route}`) return true
+    if (!checkSeal(this.#options.keyring, stored.seal, storeId, route, stored.createdAt)) return false
+    if (frozen) this.#checkedSeals.set(stored, `${storeId}.${route}`)
+    return true
   }
 
   /**

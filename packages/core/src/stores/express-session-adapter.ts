@@ -110,6 +110,8 @@ export function fromExpressSessionStore(
           createdAt: current?.createdAt ?? change.createdAt,
           touchedAt: change.touchedAt,
           established: change.established || current?.established === true,
+          // Like createdAt: the seal of the write that created the record.
+          seal: current === undefined ? change.seal : current.seal,
         },
         change.expiresAt,
       )

@@ -28,6 +28,7 @@ class Entry implements StoredSession {
   createdAt: number
   touchedAt: number
   established: boolean
+  seal: string | undefined
   expiresAt: number
   /** Neighbours in the list of anonymous sessions (least recently active first). */
   older: Entry | undefined = undefined
@@ -41,6 +42,7 @@ class Entry implements StoredSession {
     this.createdAt = change.createdAt
     this.touchedAt = change.touchedAt
     this.established = change.established
+    this.seal = change.seal
     this.expiresAt = change.expiresAt
   }
 }
@@ -97,6 +99,7 @@ export class MemoryStore implements SessionStore {
       createdAt: session.createdAt,
       touchedAt: session.touchedAt,
       established: session.established,
+      ...(session.seal !== undefined && { seal: session.seal }),
     }
   }
 
