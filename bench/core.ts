@@ -1,6 +1,6 @@
 // Core micro-benchmarks. Run: node --expose-gc --import tsx --conditions=tether-source bench/core.ts
 
-import { Keyring, MemoryStore, type SessionWrite } from '@tether/core'
+import { Keyring, MemoryStore, SessionManager, type SessionWrite } from '@tether/core'
 import { issueCookieValue, verifyCookieValue } from '@tether/core/adapter'
 import { decrypt, encrypt } from '../packages/core/src/crypto/cipher.js'
 import { bestMs, formatRate, gc, opsPerSecond } from './measure.js'
@@ -83,6 +83,43 @@ function writeOf(expiresAt: number, fields: Record<string, string> = { user: '42
     ),
   )
   await store.close()
+}
+
+// One request's session work on a MemoryStore session: open, read two keys (a number and a
+// small object), set the object again, commit, release (the values are copied at set and get).
+{
+  const manager = new SessionManager({ secret: 'b'.repeat(32), route: 'w0' })
+  const first = manager.openNow(undefined)!
+  first.session.set('user', { id: 42, name: 'alice', roles: ['user'] })
+  first.session.set('visits', 0)
+  const cookie = (first.commitNow(false) as string).split(';')[0]!
+  first.release()
+  report(
+    'request: open, get 2 keys, set 1 small object, commit (MemoryStore)',
+    formatRate(
+      await opsPerSecond(() => {
+        const ctx = manager.openNow(cookie)!
+        const user = ctx.session.get('user') as { id: number; name: string; roles: string[] }
+        const visits = ctx.session.get('visits') as number
+        ctx.session.set('user', { ...user, visits })
+        ctx.commitNow(false)
+        ctx.release()
+      }),
+    ),
+  )
+  report(
+    'request: open, get 2 keys, commit (MemoryStore, nothing changed)',
+    formatRate(
+      await opsPerSecond(() => {
+        const ctx = manager.openNow(cookie)!
+        void ctx.session.get('user')
+        void ctx.session.get('visits')
+        ctx.commitNow(false)
+        ctx.release()
+      }),
+    ),
+  )
+  await manager.close()
 }
 
 // Expiry: one pass over 1,000,000 sessions of which 1% expired, against a naive full scan.

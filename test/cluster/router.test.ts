@@ -74,6 +74,43 @@ describe('cluster routing', function () {
     })
   })
 
+  describe('cookie tossing: planted cookies of the same name before the real one', () => {
+    /** An address the ring does not give to `route`, so routing by address instead would show. */
+    function addressNotOn(route: string): string {
+      const ring = new HashRing(ROUTES)
+      let ip = ''
+      for (let i = 1; ring.get(ip) === route || ip === ''; i++) ip = `203.0.113.${i}`
+      return ip
+    }
+    /** Well-formed cookies for worker w0, signed by nobody the cluster knows. */
+    const tossed = (name: string) =>
+      Array.from({ length: 5 }, () => `${name}=${newToken()}.w0.${'A'.repeat(22)}`).join('; ')
+
+    it('still routes to the owner of the real cookie', async () => {
+      const owner = sessions.get('w1')!
+      const response = await request(cluster.port, '/', {
+        headers: {
+          cookie: `${tossed('tether.sid')}; ${owner.cookie}`,
+          'x-forwarded-for': addressNotOn('w1'),
+        },
+      })
+      expect(response.body.route).to.equal('w1')
+      expect(response.body.user).to.not.equal(null)
+    })
+
+    it('reads __Host-tether.sid first, so plain-named cookies cannot shadow it', async () => {
+      const owner = sessions.get('w2')!
+      const response = await request(cluster.port, '/', {
+        headers: {
+          cookie: `${tossed('tether.sid')}; __Host-tether.sid=${owner.value}`,
+          'x-forwarded-for': addressNotOn('w2'),
+        },
+      })
+      expect(response.body.route).to.equal('w2')
+      expect(response.body.user).to.not.equal(null)
+    })
+  })
+
   describe('a route no worker has', () => {
     it("goes to the ring's pick for that route, marked as that route's connection", async () => {
       const keyring = new Keyring(FIXTURE_SECRET)

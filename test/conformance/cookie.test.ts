@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto'
 import { expect } from 'chai'
 import { type Shop, startShop } from '../suites/shop.js'
 import { DRIVERS } from '../support/adapter-drivers.js'
-import { cookieFrom, setCookieFor, setCookiesOf } from '../support/session-cookie.js'
+import { cookieFrom, cookieValue, setCookieFor, setCookiesOf } from '../support/session-cookie.js'
+
+const b64 = (bytes: number) => randomBytes(bytes).toString('base64url')
 
 for (const driver of DRIVERS) {
   describe(`${driver.name}: the session cookie`, () => {
@@ -21,10 +24,60 @@ for (const driver of DRIVERS) {
       expect(line).not.to.include('Domain')
     })
 
-    it('is Secure when a trusted proxy says the request came over HTTPS', async () => {
+    it('is Secure and named __Host-tether.sid when a trusted proxy says the request came over HTTPS', async () => {
       shop = await startShop(driver, {}, { trustProxy: true })
       const res = await shop.app.get('/set?key=a').set('X-Forwarded-Proto', 'https').expect(200)
-      expect(setCookieFor(res)).to.include('; Secure')
+      const line = setCookieFor(res, '__Host-tether.sid')!
+      expect(line).to.include('; Secure')
+      expect(line).to.include('; Path=/')
+      expect(line).not.to.include('Domain')
+      expect(setCookieFor(res)).to.equal(undefined)
+      const read = await shop.app
+        .get('/read')
+        .set('X-Forwarded-Proto', 'https')
+        .set('Cookie', cookieFrom(res, '__Host-tether.sid'))
+      expect(read.body.values).to.deep.equal({ a: true })
+    })
+
+    it('keeps the plain name with a domain, even over HTTPS', async () => {
+      shop = await startShop(driver, { cookie: { domain: 'example.test' } }, { trustProxy: true })
+      const res = await shop.app.get('/set?key=a').set('X-Forwarded-Proto', 'https').expect(200)
+      expect(setCookieFor(res)).to.include('; Secure').and.to.include('; Domain=example.test')
+    })
+
+    it('moves a session found under the plain name to __Host- on its first HTTPS request', async () => {
+      shop = await startShop(driver, {}, { trustProxy: true })
+      const plain = cookieFrom(await shop.app.get('/set?key=a').expect(200))
+      const res = await shop.app.get('/read').set('X-Forwarded-Proto', 'https').set('Cookie', plain)
+      expect(res.body.values).to.deep.equal({ a: true })
+      expect(cookieValue(cookieFrom(res, '__Host-tether.sid'))).to.equal(cookieValue(plain))
+    })
+
+    describe('cookie tossing: planted cookies of the same name before the real one', () => {
+      /** Cookies a sibling subdomain can plant: well-formed, signed by nobody we know. */
+      const tossed = (name: string, n: number) =>
+        Array.from({ length: n }, () => `${name}=${b64(32)}.solo.${b64(16)}`).join('; ')
+
+      it('over HTTP, still find the real session (every value is tried, first that verifies wins)', async () => {
+        shop = await startShop(driver)
+        const real = cookieFrom(await shop.app.get('/set?key=a').expect(200))
+        const res = await shop.app.get('/read').set('Cookie', `${tossed('tether.sid', 5)}; ${real}`)
+        expect(res.body).to.deep.equal({ isNew: false, values: { a: true } })
+        expect(setCookiesOf(res)).to.deep.equal([])
+        expect(shop.metrics.get('rejectedMac')).to.equal(5)
+      })
+
+      it('over HTTPS, never shadow the __Host- cookie, even with a valid session of their own', async () => {
+        shop = await startShop(driver, {}, { trustProxy: true })
+        const https = (req: ReturnType<typeof shop.app.get>) => req.set('X-Forwarded-Proto', 'https')
+        const own = cookieFrom(await shop.app.get('/set?key=attacker').expect(200))
+        const real = cookieFrom(await https(shop.app.get('/set?key=victim')), '__Host-tether.sid')
+        const res = await https(shop.app.get('/read')).set(
+          'Cookie',
+          `${tossed('tether.sid', 5)}; ${own}; ${real}`,
+        )
+        expect(res.body).to.deep.equal({ isNew: false, values: { victim: true } })
+      })
     })
 
     it('ignores X-Forwarded-Proto when the proxy is not trusted', async () => {

@@ -120,9 +120,16 @@ describe('Cookie header', () => {
     expect(readCookieValues('tether.sid="abc"', 'tether.sid')).to.deep.equal(['abc'])
   })
 
-  it('returns every same-named cookie (up to a few) so a planted one cannot hide the real one', () => {
+  it('returns every same-named cookie (up to 64) so planted ones cannot hide the real one', () => {
     expect(readCookieValues('s=planted; s=real', 's')).to.deep.equal(['planted', 'real'])
-    expect(readCookieValues(Array(100).fill('s=x').join('; '), 's')).to.have.length(4)
+    const tossed = [...Array(10).fill('s=x'), 's=real'].join('; ')
+    expect(readCookieValues(tossed, 's')).to.have.length(11).and.to.include('real')
+    expect(readCookieValues(Array(100).fill('s=x').join('; '), 's')).to.have.length(64)
+  })
+
+  it('reads several names in order: every value of the first, then of the next', () => {
+    const header = 's=plain1; __Host-s=host; s=plain2'
+    expect(readCookieValues(header, ['__Host-s', 's'])).to.deep.equal(['host', 'plain1', 'plain2'])
   })
 
   it('never throws on junk', () => {
@@ -133,12 +140,40 @@ describe('Cookie header', () => {
     )
   })
 
-  it('serialises safe defaults: HttpOnly, SameSite=Lax, Path=/, Secure only on TLS', () => {
+  it('serialises safe defaults: HttpOnly, SameSite=Lax, Path=/, Secure and __Host- only on TLS', () => {
     const options = resolveCookieOptions(undefined)
     expect(serializeSetCookie(options, 'v', false)).to.equal('tether.sid=v; Path=/; HttpOnly; SameSite=Lax')
     expect(serializeSetCookie(options, 'v', true)).to.equal(
-      'tether.sid=v; Path=/; HttpOnly; Secure; SameSite=Lax',
+      '__Host-tether.sid=v; Path=/; HttpOnly; Secure; SameSite=Lax',
     )
+  })
+
+  describe('the __Host- prefix by default', () => {
+    it('is used on every cookie with secure: true, and read before the plain name', () => {
+      const options = resolveCookieOptions({ secure: true })
+      expect(serializeSetCookie(options, 'v', false)).to.match(/^__Host-tether\.sid=v; Path=\/; .*Secure/)
+      expect(options.readNames).to.deep.equal(['__Host-tether.sid', 'tether.sid'])
+    })
+
+    it('is not used where browsers would refuse it: a domain, another path, or secure: false', () => {
+      for (const cookie of [{ domain: 'example.com' }, { path: '/app' }, { secure: false }] as const) {
+        const options = resolveCookieOptions(cookie)
+        expect(serializeSetCookie(options, 'v', true)).to.match(/^tether\.sid=v; /)
+        expect(options.readNames).to.deep.equal(['tether.sid'])
+      }
+    })
+
+    it('is not used with hostPrefix: false', () => {
+      const options = resolveCookieOptions({ hostPrefix: false, secure: true })
+      expect(serializeSetCookie(options, 'v', true)).to.match(/^tether\.sid=v; .*Secure/)
+      expect(options.readNames).to.deep.equal(['tether.sid'])
+    })
+
+    it('applies to a custom name too', () => {
+      const options = resolveCookieOptions({ name: 'shop' })
+      expect(serializeSetCookie(options, 'v', true)).to.match(/^__Host-shop=v; /)
+      expect(options.readNames).to.deep.equal(['__Host-shop', 'shop'])
+    })
   })
 
   it('clears with Max-Age=0 and an old Expires', () => {

@@ -11,6 +11,8 @@ import session from 'express-session'
 import request from 'supertest'
 import { storeIdOf } from '../../packages/core/src/crypto/session-id.js'
 import { describeExpressSessionBehaviour } from '../suites/express-session-behaviour.js'
+import { describePrototypeKeys } from '../suites/prototype-keys.js'
+import { PROTOTYPE_KEYS } from '../suites/store-contract.js'
 import { expressSessionCounterApp } from '../support/express-session-app.js'
 
 const SECRET = 'e'.repeat(32)
@@ -131,3 +133,37 @@ describe('express-session interop', () => {
 })
 
 describeExpressSessionBehaviour('MemoryStore', async () => new MemoryStore())
+
+describePrototypeKeys('fromExpressSessionStore(express-session MemoryStore)', async () =>
+  fromExpressSessionStore(new session.MemoryStore()),
+)
+
+describe('toExpressSessionStore with keys named like Object.prototype members', () => {
+  type Store = {
+    set(sid: string, s: object, cb: (e?: unknown) => void): void
+    get(sid: string, cb: (e: unknown, s?: Record<string, unknown> | null) => void): void
+  }
+  const call = <T>(fn: (cb: (e?: unknown, v?: T) => void) => void) =>
+    new Promise<T | undefined>((resolve, reject) => fn((e, v) => (e ? reject(e) : resolve(v))))
+  const cookie = () => ({ expires: new Date(Date.now() + 60_000).toISOString(), originalMaxAge: 60_000 })
+
+  it('saves, reads back and removes them as own keys, without changing any prototype', async () => {
+    const store = toExpressSessionStore(new MemoryStore(), session) as Store
+    const saved: Record<string, unknown> = { cookie: cookie() }
+    for (const key of PROTOTYPE_KEYS) {
+      Object.defineProperty(saved, key, { value: { role: 'admin' }, enumerable: true, configurable: true })
+    }
+    await call<void>((cb) => store.set('sid-1', saved, cb))
+    const read = (await call<Record<string, unknown> | null>((cb) => store.get('sid-1', cb)))!
+    expect(Object.getPrototypeOf(read)).to.equal(Object.prototype)
+    expect(Object.keys(read).sort()).to.deep.equal(['cookie', ...PROTOTYPE_KEYS].sort())
+    for (const key of PROTOTYPE_KEYS) {
+      expect(Object.getOwnPropertyDescriptor(read, key)?.value).to.deep.equal({ role: 'admin' })
+    }
+    // Saving without them removes them (a plain object's `in` would find them all inherited).
+    await call<void>((cb) => store.set('sid-1', { cookie: cookie() }, cb))
+    const after = (await call<Record<string, unknown> | null>((cb) => store.get('sid-1', cb)))!
+    expect(Object.keys(after)).to.deep.equal(['cookie'])
+    expect(({} as Record<string, unknown>).role).to.equal(undefined)
+  })
+})

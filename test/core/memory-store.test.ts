@@ -1,6 +1,7 @@
 import { MemoryStore, Metrics } from '@tether/core'
 import { expect } from 'chai'
 import sinon from 'sinon'
+import { describePrototypeKeys } from '../suites/prototype-keys.js'
 import { describeStoreContract, newStoreId, writeOf } from '../suites/store-contract.js'
 
 describeStoreContract('MemoryStore', async () => new MemoryStore({ sweepInterval: 50 }))
@@ -129,3 +130,5 @@ describe('MemoryStore', () => {
     await store.close()
   })
 })
+
+describePrototypeKeys('MemoryStore', async () => new MemoryStore())

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { HybridStore, Metrics, SessionManager, type StoredSession } from '@tether/core'
 import { expect } from 'chai'
 import type { Redis } from 'ioredis'
+import { describePrototypeKeys } from '../suites/prototype-keys.js'
 import { describeStoreContract, newStoreId, writeOf } from '../suites/store-contract.js'
 import {
   ioredisClient,
@@ -46,6 +47,9 @@ describeWith('redis-server', 'HybridStore and the SessionStore contract', () => 
   )
   describeStoreContract('HybridStore (node-redis v5)', async () =>
     contractStore(nodeRedisClient(await sharedRedisServer()), 'hybrid'),
+  )
+  describePrototypeKeys('HybridStore (ioredis)', async () =>
+    contractStore(ioredisClient(await sharedRedisServer()), 'hybrid'),
   )
 
   for (const [name, connect] of [

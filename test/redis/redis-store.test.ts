@@ -1,6 +1,7 @@
 import { RedisStore, SessionManager } from '@tether/core'
 import { expect } from 'chai'
 import sinon from 'sinon'
+import { describePrototypeKeys } from '../suites/prototype-keys.js'
 import { describeStoreContract, newStoreId, writeOf } from '../suites/store-contract.js'
 import {
   type ClientKind,
@@ -51,6 +52,7 @@ describeWith('redis-server', 'RedisStore and the SessionStore contract', () => {
   describeStoreContract('RedisStore (ioredis)', () => contractStore('ioredis'))
   describeStoreContract('RedisStore (node-redis v5)', () => contractStore('node-redis'))
   describeStoreContract('RedisStore (ioredis Cluster)', () => contractStore('ioredis-cluster'))
+  describePrototypeKeys('RedisStore (ioredis)', () => contractStore('ioredis'))
 })
 
 describeWith('redis-server', 'RedisStore options', () => {

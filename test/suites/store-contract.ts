@@ -17,6 +17,29 @@ export function writeOf(overrides: Partial<SessionWrite> = {}): SessionWrite {
   }
 }
 
+/** Keys that a plain object would turn into prototype changes or inherited look-ups. */
+export const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString'] as const
+
+/** A fields record with exactly these own keys, whatever their names (`{ __proto__: x }` would not). */
+export function fieldsOf(entries: [string, string][]): Record<string, string> {
+  const fields: Record<string, string> = Object.create(null)
+  for (const [key, value] of entries)
+    Object.defineProperty(fields, key, { value, enumerable: true, writable: true, configurable: true })
+  return fields
+}
+
+function sortedEntries(entries: [string, string][]): [string, string][] {
+  return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+/** A record's own entries, sorted by key (prototype-named keys included). */
+export function entriesOf(fields: Record<string, string> | undefined): [string, string][] {
+  if (fields === undefined) return []
+  return Object.keys(fields)
+    .sort()
+    .map((key) => [key, Object.getOwnPropertyDescriptor(fields, key)?.value as string])
+}
+
 let counter = 0
 /** A store id shaped like the core's (base64url SHA-256), unique per call. */
 export function newStoreId(): string {
@@ -109,6 +132,39 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Ses
 
     it('destroy of an unknown id is not an error', async () => {
       await store.destroy(newStoreId())
+    })
+
+    describe('keys named like Object.prototype members', () => {
+      for (const key of PROTOTYPE_KEYS) {
+        it(`stores, reads back and unsets "${key}" like any key`, async () => {
+          const id = newStoreId()
+          await store.write(
+            id,
+            writeOf({
+              set: fieldsOf([
+                [key, '{"role":"admin"}'],
+                ['a', '1'],
+              ]),
+            }),
+          )
+          expect(entriesOf((await store.get(id))?.fields)).to.deep.equal(
+            sortedEntries([
+              ['a', '1'],
+              [key, '{"role":"admin"}'],
+            ]),
+          )
+          await store.write(id, writeOf({ set: fieldsOf([['b', '2']]), create: false }))
+          expect(entriesOf((await store.get(id))?.fields).map(([k]) => k)).to.deep.equal(
+            ['a', 'b', key].sort(),
+          )
+          await store.write(id, writeOf({ unset: [key], create: false }))
+          expect(entriesOf((await store.get(id))?.fields)).to.deep.equal([
+            ['a', '1'],
+            ['b', '2'],
+          ])
+          expect(({} as Record<string, unknown>).role).to.equal(undefined)
+        })
+      }
     })
 
     it('keeps values with any characters intact', async () => {

@@ -30,7 +30,8 @@ export interface ClusterOptions {
    */
   strategies?: readonly StrategyName[]
   /**
-   * Name of the session cookie, as the adapters send it (with `hostPrefix`, `'__Host-tether.sid'`).
+   * Name of the session cookie, as given to the adapters (`cookie.name`). The router reads
+   * `__Host-<name>` first, then `<name>`, like the adapters.
    * @default 'tether.sid'
    */
   cookieName?: string

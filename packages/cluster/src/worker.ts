@@ -10,6 +10,8 @@ import {
   parseCookieValue,
   ROUTE_ENV,
   readCookieValues,
+  sessionCookieNames,
+  verifyCookieValue,
 } from '@tether/core/adapter'
 import { type ConnectionMessage, isTetherMessage, type StatsMessage, type WorkerMessage } from './messages.js'
 import { armRequestTimeouts, responding, wrappedSocket } from './node-internals.js'
@@ -147,7 +149,9 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
   const { server, close } = await serverOf(await factory(), options)
   const connections = new Map<Socket, ConnectionState>()
   const cookieName = options.cookieName
+  // `__Host-<name>` contains `<name>=`, so one substring test covers both names.
   const cookiePrefix = `${cookieName}=`
+  const cookieNames = sessionCookieNames(cookieName)
   let misroutes = 0
   let draining = false
   let drainTimer: NodeJS.Timeout | undefined
@@ -215,8 +219,10 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
     if (first && state.byCookie) return false
     const cookie = req.headers.cookie
     if (cookie?.includes(cookiePrefix)) {
-      for (const value of readCookieValues(cookie, cookieName)) {
-        const parts = parseCookieValue(value)
+      for (const value of readCookieValues(cookie, cookieNames)) {
+        // With the secret, a planted cookie is skipped instead of taken for a misroute.
+        const parts =
+          options.keyring === undefined ? parseCookieValue(value) : verifyCookieValue(value, options.keyring)
         if (parts === undefined) continue
         if (isMisrouted(parts.route, route, req.socket)) {
           // The adapters do this too; doing it here as well keeps the promise for any app (and for

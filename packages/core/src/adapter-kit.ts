@@ -17,7 +17,7 @@ export {
   resolveGuard,
 } from './adapter/guards.js'
 export { detectMisroute, SessionBinding } from './adapter/session-binding.js'
-export { readCookieValues } from './cookie/cookie-header.js'
+export { readCookieValues, sessionCookieNames } from './cookie/cookie-header.js'
 export {
   type CookieParts,
   type CookieRejection,

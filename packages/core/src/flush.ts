@@ -1,4 +1,6 @@
 import type { FieldCodec } from './crypto/field-codec.js'
+import type { Keyring } from './crypto/keyring.js'
+import { sealRecord } from './crypto/record-seal.js'
 import { storeUnavailable } from './errors.js'
 import type { LiveSession } from './live-session.js'
 import type { Metrics } from './metrics.js'
@@ -36,8 +38,10 @@ export class Flusher {
   readonly #touchInterval: number
   readonly #owner: ((session: Session) => string | undefined) | undefined
   readonly #codec: FieldCodec
+  readonly #keyring: Keyring
 
   constructor(options: ResolvedTetherOptions, codec: FieldCodec) {
+    this.#keyring = options.keyring
     this.#store = options.store
     this.#synchronous = options.synchronous
     this.#metrics = options.metrics
@@ -192,7 +196,8 @@ export class Flusher {
     expiresAt: number,
     session: Session,
   ): SessionWrite {
-    const set: Record<string, string> = {}
+    // Keys come from the app (and so from users): `__proto__` must be a key like any other.
+    const set: Record<string, string> = Object.create(null)
     const unset: string[] = []
     for (const [key, json] of changes) {
       if (json === undefined) unset.push(key)
@@ -207,6 +212,10 @@ export class Flusher {
       established: live.established,
       create: !live.stored,
       route: live.route,
+    }
+    // Sealed along with the encryption: the store keeps the seal of the write that creates it.
+    if (write.create && this.#codec.authenticated) {
+      write.seal = sealRecord(this.#keyring, live.storeId!, live.route, live.createdAt)
     }
     const owner = this.#owner?.(session)
     if (owner !== undefined) write.owner = owner

@@ -10,7 +10,13 @@ export class LiveSession {
   token: string | undefined
   /** The route stamped in the cookie: the worker that owns the session. */
   route: string
-  readonly values: Map<string, unknown>
+  /** Each value's JSON text: `get` parses a copy, so callers never hold the shared value. */
+  readonly values: Map<string, string>
+  /**
+   * Values parsed while loading that no caller has been given yet: the first `get` of a key takes
+   * its value from here (no caller else ever sees that object), later ones parse a copy.
+   */
+  unclaimed: Map<string, unknown> | undefined
   /** Keys changed since the last write: key -> JSON, or undefined for a removed key. */
   dirty = new Map<string, string | undefined>()
   createdAt: number
@@ -34,7 +40,8 @@ export class LiveSession {
     storeId?: string
     token?: string
     route: string
-    values?: Map<string, unknown>
+    values?: Map<string, string>
+    unclaimed?: Map<string, unknown> | undefined
     createdAt: number
     touchedAt: number
     established: boolean
@@ -44,6 +51,7 @@ export class LiveSession {
     this.token = init.token
     this.route = init.route
     this.values = init.values ?? new Map()
+    this.unclaimed = init.unclaimed
     this.createdAt = init.createdAt
     this.touchedAt = init.touchedAt
     this.established = init.established

@@ -24,7 +24,7 @@ interface Recent {
  *   bounded by the bytes of text it keeps (least recently read sessions go first). A new frozen
  *   record's texts come through it too, so a HybridStore re-read decrypts only what changed.
  *
- * Callers parse the JSON text afresh per load, so no two loads share a mutable value.
+ * Callers copy the map and parse a text on each `get`, so no two readers share a mutable value.
  */
 export class PlaintextMemo {
   readonly #frozen = new WeakMap<StoredSession, { storeId: string; json: ReadonlyMap<string, string> }>()

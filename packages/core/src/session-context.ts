@@ -40,6 +40,8 @@ export class SessionContext {
   #misrouted = false
   #committedHeader: string | undefined
   #committed = false
+  /** The session's cookie came under the plain name where `__Host-` applies on a TLS request. */
+  readonly #unprefixed: boolean
 
   /** Made by `SessionManager.open()`; `live` is held once for this request. */
   constructor(
@@ -47,9 +49,11 @@ export class SessionContext {
     live: LiveSession,
     reissue: boolean,
     cookieRoute: string | undefined,
+    unprefixed = false,
   ) {
     this.#services = services
     this.#cookieRoute = cookieRoute
+    this.#unprefixed = unprefixed
     this.#view = new SessionView(services.table, services.metrics, live, reissue)
     this.session = this.#view
   }
@@ -121,12 +125,14 @@ export class SessionContext {
       // held an ended session must not wipe the cookie a concurrent login has just issued.
       return view.cleared ? serializeSetCookie(cookie, undefined, isSecure(secureRequest)) : undefined
     }
-    if (view.mustIssue || (cookie.maxAge !== undefined && outcome !== 'unchanged')) {
-      // The cookie value under the newest secret.
-      const value = signCookieValue(live.token!, live.route, this.#services.keyring)
-      return serializeSetCookie(cookie, value, isSecure(secureRequest))
-    }
-    return undefined
+    const due = view.mustIssue || (cookie.maxAge !== undefined && outcome !== 'unchanged')
+    if (!due && !this.#unprefixed) return undefined
+    const secure = isSecure(secureRequest)
+    // A cookie read under the plain name moves to `__Host-` once a request comes over TLS.
+    if (!due && !(secure || cookie.secure === true)) return undefined
+    // The cookie value under the newest secret.
+    const value = signCookieValue(live.token!, live.route, this.#services.keyring)
+    return serializeSetCookie(cookie, value, secure)
   }
 
   /** The first commit's header is the one sent; later commits only save later changes. */

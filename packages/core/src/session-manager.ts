@@ -75,7 +75,7 @@ export class SessionManager {
    * fresh session without a store read; a store failure rejects with ERR_TETHER_STORE_UNAVAILABLE.
    */
   async open(cookieHeader: unknown): Promise<SessionContext> {
-    for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
+    for (const value of readCookieValues(cookieHeader, this.cookie.readNames)) {
       const checked = this.#verified.check(value)
       if (checked === 'format') {
         this.metrics.increment('rejectedFormat')
@@ -86,7 +86,7 @@ export class SessionManager {
         continue
       }
       const live = await this.#services.table.acquire(checked.storeId, checked.token, checked.route)
-      return this.#contextFor(checked, live)
+      return this.#contextFor(checked, live, cookieHeader as string, value)
     }
     return this.#freshContext()
   }
@@ -103,7 +103,7 @@ export class SessionManager {
     let rejectedFormat = 0
     let rejectedMac = 0
     let context: SessionContext | undefined
-    for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
+    for (const value of readCookieValues(cookieHeader, this.cookie.readNames)) {
       const checked = this.#verified.check(value)
       if (checked === 'format') {
         rejectedFormat++
@@ -115,7 +115,7 @@ export class SessionManager {
       }
       const live = this.#services.table.acquireNow(checked.storeId, checked.token, checked.route)
       if (live === LOADING) return undefined
-      context = this.#contextFor(checked, live)
+      context = this.#contextFor(checked, live, cookieHeader as string, value)
       break
     }
     if (rejectedFormat > 0) this.metrics.increment('rejectedFormat', rejectedFormat)
@@ -124,12 +124,25 @@ export class SessionManager {
   }
 
   /** The context for a verified cookie's session, held once (`live`), or undefined when it is gone. */
-  #contextFor(checked: KnownCookie, live: LiveSession | undefined): SessionContext {
+  #contextFor(
+    checked: KnownCookie,
+    live: LiveSession | undefined,
+    header: string,
+    value: string,
+  ): SessionContext {
     // A cookie signed by an older secret is re-issued under the newest.
     const reissue = live !== undefined && checked.keyIndex > 0
     if (reissue) this.metrics.increment('reissued')
+    // Found under the plain name where the prefix applies: re-issued under `__Host-` over TLS.
+    const hostName = this.cookie.hostName
+    const unprefixed =
+      live !== undefined &&
+      hostName !== undefined &&
+      hostName !== this.cookie.readNames.at(-1) &&
+      !header.includes(`${hostName}=${value}`)
     // Gone here: keep the cookie's route, which tells the adapter where the request belonged.
-    return new SessionContext(this.#services, live ?? this.#services.table.fresh(), reissue, checked.route)
+    const session = live ?? this.#services.table.fresh()
+    return new SessionContext(this.#services, session, reissue, checked.route, unprefixed)
   }
 
   /** The context of a request without a verified cookie: a fresh session. */

@@ -1,4 +1,5 @@
 import { CORRUPT, type FieldCodec, parse } from './crypto/field-codec.js'
+import { checkSeal } from './crypto/record-seal.js'
 import { storeUnavailable } from './errors.js'
 import { LiveSession } from './live-session.js'
 import type { Metrics } from './metrics.js'
@@ -6,6 +7,12 @@ import { expiryOf, type ResolvedTetherOptions } from './options.js'
 import type { PlaintextMemo } from './plaintext-memo.js'
 import type { SessionStore, StoredSession } from './stores/store.js'
 import { LOADING } from './wait.js'
+
+/** A record's values as JSON text, and (for plain text) the values parsed to check it. */
+interface Decoded {
+  values: Map<string, string>
+  parsed: Map<string, unknown> | undefined
+}
 
 /** Marks a stored record that is corrupt or expired (to be removed). */
 const FORGET: unique symbol = Symbol('tether.forget')
@@ -23,6 +30,8 @@ export class SessionRecords {
   readonly #codec: FieldCodec
   /** Decrypted field texts, so that a field read again unchanged is not decrypted again. */
   readonly #plaintexts: PlaintextMemo
+  /** Frozen records whose seal verified, with the store id and route it verified for. */
+  readonly #checkedSeals = new WeakMap<StoredSession, string>()
 
   constructor(options: ResolvedTetherOptions, codec: FieldCodec, plaintexts: PlaintextMemo) {
     this.#store = options.store
@@ -98,8 +107,8 @@ export class SessionRecords {
       metrics.increment('loadMisses')
       return undefined
     }
-    const values = this.#decode(storeId, stored)
-    if (values === undefined) {
+    const decoded = this.#sealed(storeId, route, stored) ? this.#decode(storeId, stored) : undefined
+    if (decoded === undefined) {
       metrics.increment('decryptFailures')
       metrics.increment('loadMisses')
       return FORGET
@@ -115,7 +124,8 @@ export class SessionRecords {
       storeId,
       token,
       route,
-      values,
+      values: decoded.values,
+      unclaimed: decoded.parsed,
       createdAt: stored.createdAt,
       touchedAt: stored.touchedAt,
       established: stored.established === true,
@@ -123,8 +133,25 @@ export class SessionRecords {
     })
   }
 
-  /** Decoded values, or undefined when any part of the record cannot be trusted. */
-  #decode(storeId: string, stored: StoredSession): Map<string, unknown> | undefined {
+  /**
+   * With encryption on, whether the record carries the seal of its own store id, the cookie's
+   * route and its creation time. Checked once per frozen record (a cache's copy), else per load.
+   */
+  #sealed(storeId: string, route: string, stored: StoredSession): boolean {
+    if (!this.#codec.authenticated) return true
+    if (typeof stored !== 'object' || stored === null) return false
+    const frozen = Object.isFrozen(stored)
+    if (frozen && this.#checkedSeals.get(stored) === `${storeId}.${route}`) return true
+    if (!checkSeal(this.#options.keyring, stored.seal, storeId, route, stored.createdAt)) return false
+    if (frozen) this.#checkedSeals.set(stored, `${storeId}.${route}`)
+    return true
+  }
+
+  /**
+   * The JSON text of every value, or undefined when any part of the record cannot be trusted.
+   * Values stay text until `get` parses them, so no two readers ever share a mutable value.
+   */
+  #decode(storeId: string, stored: StoredSession): Decoded | undefined {
     if (
       typeof stored !== 'object' ||
       stored === null ||
@@ -135,24 +162,24 @@ export class SessionRecords {
     ) {
       return undefined
     }
-    const values = new Map<string, unknown>()
     const codec = this.#codec
-    if (codec.open === undefined) {
-      for (const key of Object.keys(stored.fields)) {
-        const value = codec.decode(storeId, key, stored.fields[key])
-        if (value === CORRUPT) return undefined
-        values.set(key, value)
-      }
-      return values
+    if (codec.authenticated) {
+      const texts = this.#plaintexts.textsOf(storeId, stored, codec.open)
+      return texts === undefined ? undefined : { values: new Map(texts), parsed: undefined }
     }
-    const texts = this.#plaintexts.textsOf(storeId, stored, codec.open)
-    if (texts === undefined) return undefined
-    for (const [key, json] of texts) {
+    // Nothing vouches for plain text: it must at least be JSON, or get() would throw later. The
+    // values parsed to check it are kept for the first get() of each key, so it costs no more.
+    const values = new Map<string, string>()
+    const parsed = new Map<string, unknown>()
+    for (const key of Object.keys(stored.fields)) {
+      const json = codec.open(storeId, key, stored.fields[key])
+      if (json === undefined) return undefined
       const value = parse(json)
       if (value === CORRUPT) return undefined
-      values.set(key, value)
+      values.set(key, json)
+      parsed.set(key, value)
     }
-    return values
+    return { values, parsed }
   }
 
   /** Deletes a record found expired or corrupt; a failure here must not fail the request. */

@@ -50,7 +50,19 @@ export class SessionView implements Session {
 
   get<K extends SessionKey>(key: K): SessionValue<K> | undefined {
     const live = this.#live
-    return (live.ended ? undefined : live.values.get(key)) as SessionValue<K> | undefined
+    const json = live.ended ? undefined : live.values.get(key)
+    if (json === undefined) return undefined
+    const unclaimed = live.unclaimed
+    if (unclaimed !== undefined) {
+      // JSON never parses to undefined: undefined here means "already claimed".
+      const value = unclaimed.get(key)
+      if (value !== undefined) {
+        unclaimed.delete(key)
+        return value as SessionValue<K>
+      }
+    }
+    // A fresh parse per call: changing what get returned changes nothing until it is set again.
+    return JSON.parse(json) as SessionValue<K>
   }
 
   set<K extends SessionKey>(key: K, value: SessionValue<K>): void {
@@ -62,6 +74,7 @@ export class SessionView implements Session {
     // A session ended by another request (logout) takes no more writes from slow requests.
     if (live.ended) return
     if (typeof key !== 'string') throw new TypeError('session keys must be strings')
+    live.unclaimed?.delete(key)
     if (value === undefined) {
       if (!live.values.has(key)) return
       live.values.delete(key)
@@ -89,7 +102,8 @@ export class SessionView implements Session {
       this.#table.assignToken(live)
       this.#issue = true
     }
-    live.values.set(key, value)
+    // The text is the copy: what the caller does to `value` afterwards changes nothing stored.
+    live.values.set(key, json)
     live.dirty.set(key, json)
     this.#changedAt = ++live.version
   }
@@ -120,8 +134,8 @@ export class SessionView implements Session {
     const table = this.#table
     const next = table.fresh()
     next.established = true
-    for (const [key, value] of old.ended ? [] : old.values) {
-      if (keep === true || (Array.isArray(keep) && keep.includes(key))) next.values.set(key, value)
+    for (const [key, json] of old.ended ? [] : old.values) {
+      if (keep === true || (Array.isArray(keep) && keep.includes(key))) next.values.set(key, json)
     }
     // The old id dies now, for this request and any other still holding it.
     await table.end(old)
@@ -131,7 +145,7 @@ export class SessionView implements Session {
     this.#changedAt = 0
     table.assignToken(next)
     this.#issue = true
-    for (const [key, value] of next.values) next.dirty.set(key, JSON.stringify(value))
+    for (const [key, json] of next.values) next.dirty.set(key, json)
     // An established session with no data still has to be stored so its cookie means something.
     next.stored = false
   }

@@ -29,13 +29,15 @@ export interface RegenerateOptions {
 /**
  * A request's session, as `req.session` (Express) or `request.session` (Fastify).
  *
- * Values must survive JSON (they are stored as JSON): a Date comes back as a string. A value is
- * copied as JSON when `set` is called, so mutate an object and `set` it again to save the change.
+ * Values must survive JSON (they are stored as JSON): a Date comes back as a string, in the same
+ * request too. `set` keeps a JSON copy and `get` returns a copy of its own, so an object is saved
+ * only by `set`: change what `get` returned, then `set` it again. Neither the caller's object nor
+ * a concurrent request of the same session sees the other's unsaved changes.
  */
 export interface Session {
-  /** The value under `key`, or undefined. */
+  /** A copy of the value under `key`, or undefined. */
   get<K extends SessionKey>(key: K): SessionValue<K> | undefined
-  /** Stores `value` under `key` (`undefined` removes the key). Creates the session if needed. */
+  /** Stores a copy of `value` under `key` (`undefined` removes the key). Creates the session if needed. */
   set<K extends SessionKey>(key: K, value: SessionValue<K>): void
   /** Removes `key`; true when it was there. */
   delete(key: SessionKey): boolean

@@ -3,7 +3,7 @@ import { boolean, oneOf, optionError, positiveNumber, rejectUnknownOptions } fro
 /** How the session cookie is sent. */
 export interface CookieOptions {
   /**
-   * Cookie name. With `hostPrefix` it is sent as `__Host-<name>`.
+   * Cookie name. Where the `__Host-` prefix applies (see `hostPrefix`) it is sent as `__Host-<name>`.
    * @default 'tether.sid'
    */
   name?: string
@@ -29,8 +29,12 @@ export interface CookieOptions {
   httpOnly?: boolean
   /**
    * Send the cookie as `__Host-<name>`: browsers then require Secure, Path=/ and no Domain, so a
-   * sibling subdomain cannot plant or overwrite it.
-   * @default false
+   * sibling subdomain cannot plant, overwrite or shadow it (cookie tossing). By default the prefix
+   * is used wherever the cookie allows it: no `domain`, `path` '/', and a Secure cookie (`secure:
+   * true`, or `'auto'` on a request that came over TLS); a plain-http request (local development)
+   * and a cookie with a `domain` keep the plain name. `true` insists on the prefix (and refuses a
+   * setup that does not allow it); `false` never uses it.
+   * @default undefined (wherever the cookie allows it)
    */
   hostPrefix?: boolean
   /** Partitioned attribute (CHIPS), for cookies used in third-party iframes. @default false */
@@ -38,7 +42,12 @@ export interface CookieOptions {
 }
 
 export interface ResolvedCookieOptions {
+  /** The plain name, sent where the `__Host-` prefix does not apply. */
   readonly name: string
+  /** `__Host-<name>`, sent on every Secure cookie; undefined when the prefix is off. */
+  readonly hostName: string | undefined
+  /** The names a request's session cookie is read under, in order (the prefixed one first). */
+  readonly readNames: readonly string[]
   readonly domain: string | undefined
   readonly path: string
   readonly maxAge: number | undefined
@@ -59,7 +68,8 @@ export function resolveCookieOptions(options: CookieOptions | undefined): Resolv
     ['name', 'domain', 'path', 'maxAge', 'sameSite', 'secure', 'httpOnly', 'hostPrefix', 'partitioned'],
     'cookie.',
   )
-  const hostPrefix = boolean('cookie.hostPrefix', o.hostPrefix, false)
+  if (o.hostPrefix !== undefined) boolean('cookie.hostPrefix', o.hostPrefix, false)
+  const hostPrefix = o.hostPrefix === true
   let name = o.name ?? 'tether.sid'
   if (typeof name !== 'string' || !TOKEN_CHARS.test(name)) {
     throw optionError('cookie.name', 'a non-empty cookie name (RFC 6265 token characters)', name)
@@ -89,8 +99,20 @@ export function resolveCookieOptions(options: CookieOptions | undefined): Resolv
       secure,
     )
   }
+  // The prefix by default wherever browsers accept it; a name that already has it keeps it.
+  const hostName = hostPrefix
+    ? name
+    : o.hostPrefix === undefined && o.domain === undefined && path === '/' && secure !== false
+      ? hostNameOf(name)
+      : undefined
+  const plain = hostPrefix || secure === true ? undefined : name
   return {
-    name,
+    name: plain ?? hostName ?? name,
+    hostName,
+    // The plain name is read after the prefixed one, so it can never shadow it: a tossed cookie is
+    // looked at only when no prefixed cookie verifies (and sessions issued before the prefix
+    // became the default are found, then re-issued under it on their next TLS request).
+    readNames: hostName === undefined || hostName === name ? [name] : [hostName, name],
     domain: o.domain,
     path,
     maxAge: o.maxAge === undefined ? undefined : positiveNumber('cookie.maxAge', o.maxAge, 0),
@@ -114,7 +136,9 @@ export function serializeSetCookie(
   secureRequest: boolean,
   now = Date.now(),
 ): string {
-  let header = `${options.name}=${value ?? ''}; Path=${options.path}`
+  const secure = options.secure === true || (options.secure === 'auto' && secureRequest)
+  const name = secure && options.hostName !== undefined ? options.hostName : options.name
+  let header = `${name}=${value ?? ''}; Path=${options.path}`
   if (options.domain !== undefined) header += `; Domain=${options.domain}`
   if (value === undefined) {
     header += '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT'
@@ -123,22 +147,48 @@ export function serializeSetCookie(
     header += `; Max-Age=${seconds}; Expires=${new Date(now + seconds * 1000).toUTCString()}`
   }
   if (options.httpOnly) header += '; HttpOnly'
-  if (options.secure === true || (options.secure === 'auto' && secureRequest)) header += '; Secure'
+  if (secure) header += '; Secure'
   header += `; SameSite=${SAME_SITE[options.sameSite]}`
   if (options.partitioned) header += '; Partitioned'
   return header
 }
 
-/** Most cookies of one name we look at: a browser sends several only when paths/domains differ. */
-const MAX_SAME_NAME = 4
+/** `__Host-<name>` (a name that already carries the prefix is returned as is). */
+export function hostNameOf(name: string): string {
+  return name.startsWith('__Host-') ? name : `__Host-${name}`
+}
 
 /**
- * Values of the cookie `name` in a Cookie header, in order, at most a few. Never throws: a header
- * that is not a string or is malformed yields what can be read from it.
+ * The names a session cookie called `name` (the adapters' `cookie.name`) may arrive under, in the
+ * order to read them: `__Host-<name>`, then `<name>`. What the cluster's router reads.
  */
-export function readCookieValues(header: unknown, name: string): string[] {
+export function sessionCookieNames(name: string): readonly string[] {
+  const host = hostNameOf(name)
+  return host === name ? [name] : [host, name]
+}
+
+/**
+ * Most values looked at per request. A browser sends one cookie of a name per domain and path that
+ * match the request, so a sibling subdomain can put a cookie before the real one for each parent
+ * domain and each prefix of the URL's path (deeper paths come first): a few for most URLs, never
+ * near this. It bounds the work of a hostile header to this many shape checks and HMACs.
+ */
+const MAX_SAME_NAME = 64
+
+/**
+ * Values of the cookie `name` in a Cookie header, in order (with several names, every value of
+ * the first, then of the next), at most 64 in all. Never throws: a header that is not a string or
+ * is malformed yields what can be read from it.
+ */
+export function readCookieValues(header: unknown, name: string | readonly string[]): string[] {
   if (typeof header !== 'string' || header.length === 0) return []
+  if (typeof name === 'string') return readValues(header, name, [])
   const found: string[] = []
+  for (const one of name) readValues(header, one, found)
+  return found
+}
+
+function readValues(header: string, name: string, found: string[]): string[] {
   const prefix = `${name}=`
   let start = 0
   while (start < header.length && found.length < MAX_SAME_NAME) {

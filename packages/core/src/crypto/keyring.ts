@@ -18,6 +18,8 @@ export interface DerivedKeys {
   readonly keyId: Buffer
   /** HMAC-SHA256 under `macKey`. */
   readonly mac: HmacSha256
+  /** HMAC-SHA256 under a key of its own, sealing what a stored record must not change. */
+  readonly recordMac: HmacSha256
 }
 
 const HKDF_SALT = Buffer.from('tether/v1')
@@ -30,6 +32,7 @@ function derive(secret: Secret): DerivedKeys {
   return {
     macKey,
     mac: new HmacSha256(macKey),
+    recordMac: new HmacSha256(expand('tether record mac', 32)),
     cipherKey: expand('tether cipher aes-256-gcm', 32),
     keyId: expand('tether cipher key id', 4),
   }

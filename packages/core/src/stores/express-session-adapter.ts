@@ -99,7 +99,8 @@ export function fromExpressSessionStore(
     async write(id: string, change: SessionWrite) {
       const current = (await read(id))?.tether
       if (current === undefined && !change.create) return false
-      const fields = { ...current?.fields }
+      // Null-prototype records throughout: keys come from users, `__proto__` included.
+      const fields: Record<string, string> = Object.assign(Object.create(null), current?.fields)
       for (const key of change.unset) delete fields[key]
       Object.assign(fields, change.set)
       await save(
@@ -109,6 +110,8 @@ export function fromExpressSessionStore(
           createdAt: current?.createdAt ?? change.createdAt,
           touchedAt: change.touchedAt,
           established: change.established || current?.established === true,
+          // Like createdAt: the seal of the write that created the record.
+          seal: current === undefined ? change.seal : current.seal,
         },
         change.expiresAt,
       )
@@ -138,6 +141,14 @@ export interface ExpressSessionModule {
 interface ExpressSessionData {
   cookie?: { expires?: string | Date | null; originalMaxAge?: number | null }
   [key: string]: unknown
+}
+
+/**
+ * Sets an own property even for `__proto__` (which plain assignment turns into a prototype change),
+ * keeping an ordinary object for express-session to read.
+ */
+function defineOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
 /** Lifetime used when express-session gives no cookie expiry (a browser-session cookie): one day. */
@@ -185,7 +196,7 @@ export function toExpressSessionStore(store: SessionStore, expressSession: Expre
     const stored = await store.get(id)
     if (stored === undefined) return null
     const session: Record<string, unknown> = {}
-    for (const [key, json] of Object.entries(stored.fields)) session[key] = JSON.parse(json)
+    for (const [key, json] of Object.entries(stored.fields)) defineOwn(session, key, JSON.parse(json))
     // A record whose cookie has expired is gone, whatever the store still holds (as with
     // express-session's MemoryStore).
     if (expiryOf(session as ExpressSessionData) <= Date.now()) {
@@ -198,7 +209,7 @@ export function toExpressSessionStore(store: SessionStore, expressSession: Expre
     const now = Date.now()
     const expiresAt = expiryOf(session)
     if (expiresAt <= now) return store.destroy(id) // saved already expired: nothing to keep
-    const set: Record<string, string> = {}
+    const set: Record<string, string> = Object.create(null)
     for (const [key, value] of Object.entries(session))
       if (value !== undefined) set[key] = JSON.stringify(value)
     const current = await store.get(id)
@@ -232,7 +243,7 @@ export function toExpressSessionStore(store: SessionStore, expressSession: Expre
           return
         }
         const next: ExpressSessionData = {}
-        for (const [key, json] of Object.entries(current.fields)) next[key] = JSON.parse(json)
+        for (const [key, json] of Object.entries(current.fields)) defineOwn(next, key, JSON.parse(json))
         if (session.cookie !== undefined) next.cookie = session.cookie
         await write(id, next, true)
       }

@@ -181,11 +181,12 @@ export class HybridStore implements SessionStore {
       if (outcome === 'created') {
         const fields: Record<string, string> = Object.create(null)
         Object.assign(fields, change.set)
-        const session = {
+        const session: StoredSession = {
           fields,
           createdAt: change.createdAt,
           touchedAt: change.touchedAt,
           established: change.established,
+          ...(change.seal !== undefined && { seal: change.seal }),
         }
         this.#cache.set(id, { session: frozen(session), expiresAt: change.expiresAt })
       } else if (outcome === 'updated' && before !== undefined && !result.shared) {
@@ -458,6 +459,7 @@ function frozen(session: StoredSession): StoredSession {
     createdAt: session.createdAt,
     touchedAt: session.touchedAt,
     established: session.established,
+    ...(session.seal !== undefined && { seal: session.seal }),
   })
 }
 
@@ -469,6 +471,7 @@ function copy(session: StoredSession): StoredSession {
     createdAt: session.createdAt,
     touchedAt: session.touchedAt,
     established: session.established,
+    ...(session.seal !== undefined && { seal: session.seal }),
   }
 }
 

@@ -25,10 +25,12 @@ export interface MemoryStoreOptions {
 
 /** A stored session and the store's bookkeeping for it, in one object (one allocation per session). */
 class Entry implements StoredSession {
-  readonly fields: Record<string, string> = {}
+  /** No prototype: a key named `__proto__` is stored like any other. */
+  readonly fields: Record<string, string> = Object.create(null)
   createdAt: number
   touchedAt: number
   established: boolean
+  seal: string | undefined
   expiresAt: number
   /** The route of the session's cookie (where the cluster routes it), for replication. */
   route: string
@@ -45,6 +47,7 @@ class Entry implements StoredSession {
     this.createdAt = change.createdAt
     this.touchedAt = change.touchedAt
     this.established = change.established
+    this.seal = change.seal
     this.expiresAt = change.expiresAt
     this.route = route
   }
@@ -112,10 +115,11 @@ export class MemoryStore implements SessionStore {
     const session = this.getNow(id)
     if (session === undefined) return undefined
     return {
-      fields: { ...session.fields },
+      fields: Object.assign(Object.create(null), session.fields),
       createdAt: session.createdAt,
       touchedAt: session.touchedAt,
       established: session.established,
+      ...(session.seal !== undefined && { seal: session.seal }),
     }
   }
 

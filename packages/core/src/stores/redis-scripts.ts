@@ -3,7 +3,7 @@ import { replyMessage } from './redis-client.js'
 
 /*
  * The Lua scripts behind RedisStore. Each touches one session hash (KEYS[1]) or one user index,
- * so every script runs on one Redis Cluster slot. Hash layout: `c` createdAt, `t` touchedAt,
+ * so every script runs on one Redis Cluster slot. Hash layout: `c` createdAt, `s` seal, `t` touchedAt,
  * `x` expiresAt, `e` established ('1'), `o` owner, `d:<key>` one encoded value per session key,
  * `h:<origin>` one per HybridStore that holds a cached copy.
  * When a change finds holders other than the writer, a PUBLISH on the invalidation channel (ARGV,
@@ -42,7 +42,8 @@ end
 
 /**
  * ARGV: create, createdAt, touchedAt, established, ttl (ms), expiresAt, owner, channel, message,
- * origin, hold, number of set pairs, then key/value pairs, then keys to unset.
+ * origin, hold, seal ('' for none), number of set pairs, then key/value pairs, then keys to unset.
+ * createdAt and the seal are written only with the record, never changed afterwards.
  * Returns 0 (no session and create was false: nothing written), else 1 (updated) or 2 (created),
  * plus 4 when other processes held the session in their cache.
  * A write that finds no session and may not create one writes nothing: that is how destroy()
@@ -60,6 +61,10 @@ if fresh then
   if ARGV[1] ~= '1' then return 0 end
   if kind ~= 'none' then redis.call('DEL', key) end
   pairs = { 'c', ARGV[2] }
+  if ARGV[12] ~= '' then
+    pairs[3] = 's'
+    pairs[4] = ARGV[12]
+  end
 else
   local meta = redis.call('HMGET', key, 't', 'h')
   local t = tonumber(meta[1])
@@ -89,8 +94,8 @@ if ARGV[11] == '1' then
 elseif holders then
   redis.call('HDEL', key, 'h')
 end
-local i = 13
-for _ = 1, tonumber(ARGV[12]) do
+local i = 14
+for _ = 1, tonumber(ARGV[13]) do
   pairs[#pairs + 1] = 'd:' .. ARGV[i]
   pairs[#pairs + 1] = ARGV[i + 1]
   i = i + 2

@@ -157,6 +157,7 @@ export class RedisStore implements SessionStore {
         createdAt: numberOf(hash.c),
         touchedAt: numberOf(hash.t),
         established: hash.e === '1',
+        ...(hash.s !== undefined && { seal: hash.s }),
       },
       expiresAt: numberOf(hash.x),
     }
@@ -185,6 +186,7 @@ export class RedisStore implements SessionStore {
       ...this.#notice(id),
       this.origin,
       hold ? '1' : '0',
+      change.seal ?? '',
       String(keys.length),
     ]
     for (const key of keys) args.push(key, change.set[key]!)

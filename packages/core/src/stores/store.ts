@@ -16,6 +16,8 @@ export interface StoredSession {
    * evict anonymous sessions first and never evict established ones to make room.
    */
   established: boolean
+  /** The record's seal (see `SessionWrite.seal`), when it has one. */
+  seal?: string | undefined
 }
 
 /** One commit of a session's changes. */
@@ -35,6 +37,12 @@ export interface SessionWrite {
    * destroyed must not bring it back when it commits afterwards.
    */
   create: boolean
+  /**
+   * With encryption at rest, an opaque string the core gives with every write that may create
+   * the record. A store keeps the one of the write that created the record, like `createdAt`,
+   * and returns it with the record.
+   */
+  seal?: string
   /**
    * Optional owner (a user id) for stores that keep a per-user index, so an app can end every
    * session of one user.
