@@ -233,6 +233,20 @@ describe('session replication', function () {
     expect(final.anomalies).to.deep.equal([])
   })
 
+  it('with encryption at rest: the copies are sealed values that open on the backup', async () => {
+    cluster = await startClusterFixture(options({ replication: 'sync', restartDelay: 5_000 }), {
+      encrypt: true,
+    })
+    const sessions = await createCounterSessions(cluster.port, 100)
+    expect((await checkEverySession(cluster.port, sessions)).anomalies).to.deep.equal([])
+    process.kill(await pidOf(cluster, 'w3'), 'SIGKILL')
+    await waitFor(async () => (await cluster!.workers()).find((w) => w.route === 'w3')?.state !== 'ready')
+    const final = await checkEverySession(cluster.port, sessions)
+    expect(final.failures).to.deep.equal([])
+    expect(final.anomalies).to.deep.equal([])
+    expect(sessions.filter((s) => s.route === 'w3' && s.answeredBy.size < 2)).to.deep.equal([])
+  })
+
   it('warns at start-up when there is nothing to replicate to or nothing to replicate', async () => {
     cluster = await startClusterFixture(options({ workers: 1, replication: 'async' }))
     expect(await cluster.warnings()).to.include('TETHER_REPLICATION_NO_BACKUP')

@@ -4,7 +4,7 @@ import type { ReplicaOp } from '@tether/core/adapter'
 // is serialised to JSON and parsed again twice on its way (worker, primary, backup). About half the
 // size of the object form for a typical small change.
 
-/** [store, 0, id, route, set, unset, createdAt, touchedAt, expiresAt, flags] | [store, 1, id, route, touchedAt, expiresAt] | [store, 2, id, route] */
+/** [store, 0, id, route, set, unset, createdAt, touchedAt, expiresAt, flags, seal] | [store, 1, id, route, touchedAt, expiresAt] | [store, 2, id, route] */
 export type WireChange =
   | readonly [
       number,
@@ -17,6 +17,7 @@ export type WireChange =
       number,
       number,
       number,
+      string | null,
     ]
   | readonly [number, 1, string, string, number, number]
   | readonly [number, 2, string, string]
@@ -38,6 +39,7 @@ export function toWire(store: number, change: ReplicaOp): WireChange {
         change.touchedAt,
         change.expiresAt,
         (change.established ? ESTABLISHED : 0) | (change.full ? FULL : 0),
+        change.seal ?? null,
       ]
     case 'touch':
       return [store, 1, change.id, change.route, change.touchedAt, change.expiresAt]
@@ -60,6 +62,7 @@ export function fromWire(wire: WireChange): ReplicaOp {
         expiresAt: wire[8],
         established: (wire[9] & ESTABLISHED) !== 0,
         full: (wire[9] & FULL) !== 0,
+        seal: wire[10] ?? undefined,
       }
     case 1:
       return { op: 'touch', id: wire[2], route: wire[3], touchedAt: wire[4], expiresAt: wire[5] }
@@ -94,6 +97,7 @@ export function merge(earlier: ReplicaOp, later: ReplicaOp): ReplicaOp {
     unset: [...unset],
     // A whole record with changes on top is still a whole record.
     full: earlier.full || later.full,
+    seal: earlier.seal ?? later.seal,
     established: earlier.established || later.established,
   }
 }

@@ -41,7 +41,9 @@ class Entry implements StoredSession {
 
   constructor(
     readonly id: string,
-    change: Omit<SessionWrite, 'set' | 'unset' | 'create'>,
+    change: Pick<SessionWrite, 'createdAt' | 'touchedAt' | 'established' | 'expiresAt'> & {
+      readonly seal?: string | undefined
+    },
     route: string,
   ) {
     this.createdAt = change.createdAt
@@ -171,6 +173,7 @@ export class MemoryStore implements SessionStore {
       expiresAt: entry.expiresAt,
       established: entry.established,
       full: created,
+      seal: created ? entry.seal : undefined,
     })
     return true
   }
@@ -311,6 +314,7 @@ export class MemoryStore implements SessionStore {
       entry.createdAt = change.createdAt
       entry.established = change.full ? change.established : entry.established || change.established
       entry.route = change.route
+      if (change.full) entry.seal = change.seal
     }
     const fields = entry.fields
     if (change.full) for (const key of Object.keys(fields)) delete fields[key]
@@ -385,5 +389,6 @@ function wholeRecord(entry: Entry): ReplicaOp {
     expiresAt: entry.expiresAt,
     established: entry.established,
     full: true,
+    seal: entry.seal,
   }
 }

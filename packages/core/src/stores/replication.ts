@@ -19,6 +19,8 @@ export type ReplicaOp =
       readonly established: boolean
       /** The whole record (a new session, a snapshot, a resend): replaces what the backup holds. */
       readonly full: boolean
+      /** The record's seal (encryption at rest), sent with whole records. */
+      readonly seal?: string | undefined
     }
   | {
       readonly op: 'touch'
