@@ -7,7 +7,7 @@
 //   node --import tsx --conditions=tether-source bench/replication.ts [seconds=3] [connections=32] [rounds=5]
 //
 // Needs wrk (Debian: apt-get install wrk).
-import { type ChildProcess, execFileSync, fork } from 'node:child_process'
+import { type ChildProcess, execFile, fork } from 'node:child_process'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
 
@@ -78,12 +78,17 @@ async function sessionsOnEachWorker(port: number): Promise<string[]> {
   return [...byRoute.values()]
 }
 
-function wrk(port: number, duration: number, cookies: string[]): number {
+/** Runs wrk without blocking this process, so the lag can be sampled meanwhile. */
+async function wrk(port: number, duration: number, cookies: string[]): Promise<number> {
   const args = ['-t4', `-c${connections}`, `-d${duration}s`, '-s', here('./cluster-wrk.lua')]
-  const out = execFileSync('wrk', [...args, `http://127.0.0.1:${port}/`], {
-    env: { ...process.env, BENCH_COOKIES: cookies.join('|') },
-    encoding: 'utf8',
-  })
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      'wrk',
+      [...args, `http://127.0.0.1:${port}/`],
+      { env: { ...process.env, BENCH_COOKIES: cookies.join('|') }, encoding: 'utf8' },
+      (error, stdout) => (error === null ? resolve(stdout) : reject(error)),
+    ),
+  )
   if (/Non-2xx|Socket errors/.test(out)) throw new Error(`wrk saw errors:\n${out}`)
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)
 }
@@ -97,7 +102,7 @@ for (let round = 0; round < rounds; round++) {
     const server = await startServer(mode)
     try {
       const cookies = await sessionsOnEachWorker(server.port)
-      wrk(server.port, 1, cookies)
+      await wrk(server.port, 1, cookies)
       let sampling = mode === 'async'
       const sampler = (async () => {
         while (sampling) {
@@ -105,7 +110,7 @@ for (let round = 0; round < rounds; round++) {
           await new Promise((resolve) => setTimeout(resolve, 50))
         }
       })()
-      rps.get(mode)!.push(wrk(server.port, seconds, cookies))
+      rps.get(mode)!.push(await wrk(server.port, seconds, cookies))
       sampling = false
       await sampler
       if (mode === 'sync') copied = (await server.metrics()).replication

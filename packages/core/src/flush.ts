@@ -59,6 +59,15 @@ export class Flusher {
    * keep arriving, and waiting for all of them would starve the earlier request.
    */
   async flush(live: LiveSession, session: Session, upTo?: number): Promise<FlushOutcome> {
+    if (this.#synchronous && this.#store.writesWait === true) {
+      // Stored at once, in order; only the acknowledgement is waited for, so commits of one
+      // session need not queue behind each other's round trips.
+      const outcome = this.#flushInPlace(live, session, upTo)
+      if (outcome !== WAIT) {
+        await this.#store.settled?.()
+        return outcome
+      }
+    }
     let result: FlushOutcome = 'unchanged'
     const hadChanges = upTo !== undefined && this.#pending(live, upTo)
     for (;;) {
@@ -94,6 +103,19 @@ export class Flusher {
    * Throws where `flush()` would reject.
    */
   flushNow(live: LiveSession, session: Session, upTo?: number): FlushOutcome | typeof WAIT {
+    // A store whose writes wait for an acknowledgement needs flush() even where it can write at once.
+    if (this.#store.writesWait === true && this.#needsStep(live, upTo)) return WAIT
+    return this.#flushInPlace(live, session, upTo)
+  }
+
+  /** Whether a flush would write or touch anything. */
+  #needsStep(live: LiveSession, upTo: number | undefined): boolean {
+    const next = this.#nextStep(live, upTo)
+    return next === 'write' || next === 'touch' || next === 'wait'
+  }
+
+  /** The synchronous flush: WAIT only when it cannot be done at once (see flushNow). */
+  #flushInPlace(live: LiveSession, session: Session, upTo?: number): FlushOutcome | typeof WAIT {
     const store = this.#store as Required<Pick<SessionStore, 'writeNow' | 'touchNow'>>
     let result: FlushOutcome = 'unchanged'
     const hadChanges = upTo !== undefined && this.#pending(live, upTo)
@@ -103,7 +125,7 @@ export class Flusher {
       // Only on the first turn: a synchronous write never leaves one in flight.
       if (next === 'wait') return WAIT
       // Nothing to store costs no wait with any store; a write or touch does unless it is in-process.
-      if (!this.#synchronous || this.#store.writesWait === true) return WAIT
+      if (!this.#synchronous) return WAIT
       const step = this.#prepareStep(live, session, next, false)
       let ok: boolean
       try {

@@ -29,7 +29,7 @@ const RESEND_DELAY_MS = 1_000
  * How long 'async' collects changes before it sends them: a few ms of possible loss buys batches
  * many times larger, which is what the primary's IPC work scales with. 'sync' sends every turn.
  */
-const ASYNC_BATCH_MS = 4
+const ASYNC_BATCH_MS = 10
 
 /** A change waiting to be sent; later changes of its session before then are merged into it. */
 interface Queued {
@@ -174,6 +174,16 @@ export class WorkerReplication implements ReplicationHub {
       this.#unacknowledged++
       return Promise.resolve()
     }
+    if (this.#queue.length === 0) {
+      // Sent already (or nothing to send): wait for the newest batch, the one with the latest change.
+      let newest: Batch | undefined
+      for (const batch of this.#inFlight.values()) newest = batch
+      if (newest === undefined) return Promise.resolve()
+      return new Promise((resolve) => {
+        newest.waiters.push(resolve)
+        this.#armTimeout(newest, this.#timeout)
+      })
+    }
     return new Promise((resolve) => {
       if (this.#waiting.push(resolve) > 1) return
       this.#waitingSince = Date.now()
@@ -186,6 +196,16 @@ export class WorkerReplication implements ReplicationHub {
       }, this.#timeout)
       this.#waitingTimer.unref()
     })
+  }
+
+  /** Releases `batch`'s waiters after `ms` if it is not acknowledged by then, counting them. */
+  #armTimeout(batch: Batch, ms: number): void {
+    if (batch.timer !== undefined) return
+    batch.timer = setTimeout(() => {
+      this.#unacknowledged += batch.waiters.length
+      this.#release(batch)
+    }, ms)
+    batch.timer.unref()
   }
 
   #scheduleFlush(): void {
@@ -303,13 +323,16 @@ export class WorkerReplication implements ReplicationHub {
       // Copies of routes this worker no longer keeps would never be dropped: ignore them.
       if (source === undefined || !this.#keeps.has(change.route) || !source.apply(change)) gaps++
     }
-    // Answered together with the others applied in this turn: one message instead of many.
+    // Answered together with the others applied meanwhile: in this turn ('sync'), or within the
+    // batching interval ('async', where nobody waits for the answer).
     if (this.#applied.refs.push(message.ref) === 1) {
-      setImmediate(() => {
+      const answer = () => {
         const { refs, gaps } = this.#applied
         this.#applied = { refs: [], gaps: [] }
         this.#send({ tether: 'replica-applied', refs, gaps })
-      })
+      }
+      if (this.#sync) setImmediate(answer)
+      else setTimeout(answer, ASYNC_BATCH_MS).unref()
     }
     this.#applied.gaps.push(gaps)
   }

@@ -125,6 +125,11 @@ export class MemoryStore implements SessionStore {
     }
   }
 
+  /** With `writesWait`: resolves once the backup has every change made so far (or it timed out). */
+  settled(): Promise<void> {
+    return this.#feed?.waits === true ? this.#feed.settled() : Promise.resolve()
+  }
+
   async write(id: string, change: SessionWrite): Promise<boolean> {
     const done = this.writeNow(id, change)
     if (done && this.#feed?.waits === true) await this.#feed.settled()

@@ -92,8 +92,10 @@ export function installReplicationHub(hub: ReplicationHub | undefined): void {
   const waiting = r.waiting.splice(0)
   if (hub === undefined) {
     r.off = true
+    r.hub = undefined
     return
   }
+  r.off = false
   r.hub = hub
   for (const connect of waiting) connect(hub)
 }

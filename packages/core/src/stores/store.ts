@@ -88,10 +88,12 @@ export interface SessionStore {
   touchNow?(id: string, touchedAt: number, expiresAt: number): boolean
   /**
    * True while writes must wait for something outside this process (MemoryStore under the
-   * cluster's `replication: 'sync'`): the core then calls write() and touch() and awaits them,
-   * even though the synchronous forms exist (reads stay synchronous).
+   * cluster's `replication: 'sync'`): the core still writes with the synchronous forms, then awaits
+   * settled() before the response goes out.
    */
   readonly writesWait?: boolean
+  /** With `writesWait`: resolves once every write and touch made so far is acknowledged. */
+  settled?(): Promise<void>
   /**
    * A copy of the session that this process holds and knows to be current (a cache hit), without
    * waiting; undefined when the store would have to ask its server, which never means "no
