@@ -2,11 +2,14 @@
 // different key (each handler waits 0-5 ms first, like a small database call), then how many keys
 // the session kept; and a request that finishes 100 ms after a logout, then whether the session
 // came back. @tether/express and @tether/fastify against express-session and @fastify/session.
-// Usage: node --import tsx --conditions=tether-source bench/adapters-lost-updates.ts [--rounds 5]
+// Usage: npm run bench:adapters-lost-updates [-- --rounds 5] [--json <file>]
+//   (= node --import tsx --conditions=tether-source bench/adapters-lost-updates.ts)
 import { parseArgs } from 'node:util'
 import { startTarget, stopTarget } from './adapter-target.js'
+import { jsonArgument, writeResults } from './results.js'
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } })
+const json = jsonArgument()
+const { values } = parseArgs({ args: json.args, options: { rounds: { type: 'string', default: '5' } } })
 const rounds = Number(values.rounds)
 const PARALLEL = 50
 const STACKS = {
@@ -31,6 +34,7 @@ console.log(
 )
 console.log(`| stack | keys kept of ${PARALLEL} (per round) | session revived after logout |`)
 console.log('| --- | --- | --- |')
+const stacks: Array<{ stack: string; kept: number[]; revived: number; rounds: number }> = []
 for (const framework of ['express', 'fastify'] as const) {
   for (const variant of ['tether', 'anchor'] as const) {
     const { url, child } = await startTarget(framework, variant)
@@ -52,9 +56,11 @@ for (const framework of ['express', 'fastify'] as const) {
         await slow
         if ((await keptOf(url, cookie)).late) revived++
       }
+      stacks.push({ stack: STACKS[framework][variant], kept, revived, rounds })
       console.log(`| ${STACKS[framework][variant]} | ${kept.join(', ')} | ${revived} of ${rounds} |`)
     } finally {
       await stopTarget(child)
     }
   }
 }
+writeResults(json.file, 'adapters-lost-updates', json.args, { parallel: PARALLEL, stacks })

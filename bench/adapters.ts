@@ -6,14 +6,18 @@
 //   create:  GET /new without a cookie: every request creates and stores a new session.
 // Each target runs in its own child process, all three at once; autocannon runs here and
 // alternates between them in short turns (--slices) so that drift in machine speed hits all alike.
-// Usage: node --import tsx bench/adapters.ts [--duration 5] [--connections 50] [--repeat 1]
-//   [--slices 5] [--frameworks express,fastify] [--workloads counter,create]
-// (after building the packages; add --conditions=tether-source to run the TypeScript sources).
+// Usage: npm run bench:adapters [-- --duration 5] [--connections 50] [--repeat 1]
+//   [--slices 5] [--frameworks express,fastify] [--workloads counter,create] [--json <file>]
+// (= node --import tsx --conditions=tether-source bench/adapters.ts: the TypeScript sources; without
+// the condition, the built packages).
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { startTarget, stopTarget } from './adapter-target.js'
+import { jsonArgument, writeResults } from './results.js'
 
+const json = jsonArgument()
 const { values } = parseArgs({
+  args: json.args,
   options: {
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
@@ -190,13 +194,13 @@ const rows: Row[] = [...samples.values()].map((runs) => {
 })
 
 /**
- * The median over rounds of Tether's req/s divided by another stack's, each round on its own:
+ * The median over rounds of one stack's req/s divided by another's, each round on its own:
  * steadier than the ratio of medians when the machine's speed drifts between rounds.
  */
-const roundRatio = (framework: string, workload: string, other: Variant): number => {
-  const tether = samples.get(`${framework} ${workload} tether`)!
+const roundRatio = (framework: string, workload: string, variant: Variant, other: Variant): number => {
+  const mine = samples.get(`${framework} ${workload} ${variant}`)!
   const them = samples.get(`${framework} ${workload} ${other}`)!
-  return median(tether.map((row, round) => row.rps / them[round]!.rps))
+  return median(mine.map((row, round) => row.rps / them[round]!.rps))
 }
 
 const fmt = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0))
@@ -228,13 +232,37 @@ for (const row of rows) {
   )
 }
 
-console.log('\nMedian of the per-round ratios (Tether / other, each round on its own):\n')
-console.log('| framework | workload | Tether / plain | Tether / anchor |')
-console.log('| --- | --- | ---: | ---: |')
+console.log('\nMedian of the per-round ratios of req/s (each round on its own):\n')
+console.log('| framework | workload | Tether / plain | anchor / plain | Tether / anchor |')
+console.log('| --- | --- | ---: | ---: | ---: |')
+const ratios: Array<{
+  framework: string
+  workload: string
+  tetherVsPlain: number
+  anchorVsPlain: number
+  tetherVsAnchor: number
+}> = []
 for (const framework of values.frameworks.split(',')) {
   for (const workload of workloads) {
+    const ratio = {
+      framework,
+      workload,
+      tetherVsPlain: roundRatio(framework, workload, 'tether', 'plain'),
+      anchorVsPlain: roundRatio(framework, workload, 'anchor', 'plain'),
+      tetherVsAnchor: roundRatio(framework, workload, 'tether', 'anchor'),
+    }
+    ratios.push(ratio)
     console.log(
-      `| ${framework} | ${workload} | ${roundRatio(framework, workload, 'plain').toFixed(2)}x | ${roundRatio(framework, workload, 'anchor').toFixed(2)}x |`,
+      `| ${framework} | ${workload} | ${ratio.tetherVsPlain.toFixed(2)}x | ${ratio.anchorVsPlain.toFixed(2)}x | ${ratio.tetherVsAnchor.toFixed(2)}x |`,
     )
   }
 }
+writeResults(json.file, 'adapters', json.args, {
+  settings: { duration, connections, slices, repeat },
+  stacks: rows.map((row) => ({
+    name: name(row),
+    median: row,
+    rounds: samples.get(`${row.framework} ${row.workload} ${row.variant}`)!,
+  })),
+  ratios,
+})

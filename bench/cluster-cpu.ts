@@ -2,12 +2,15 @@
 // cookie routing, 1 worker, `wrk -t1 -c10 -d3s -H 'Connection: close'`. CPU time, read from
 // /proc (Linux), says more than req/s on a shared machine, where throughput is whatever CPU is left.
 //
-//   node --import tsx --conditions=tether-source bench/cluster-cpu.ts [rounds=3]
+//   npm run bench:cluster-cpu [-- <rounds=3>] [--json <file>]
+//   (= node --import tsx --conditions=tether-source bench/cluster-cpu.ts)
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { startClusterServer } from './cluster-server-process.js'
+import { jsonArgument, writeResults } from './results.js'
 
-const rounds = Number(process.argv[2] ?? 3)
+const json = jsonArgument()
+const rounds = Number(json.args[0] ?? 3)
 const COOKIE = `tether.sid=${'A'.repeat(43)}.w0.${'A'.repeat(22)}`
 
 /** utime + stime of a process, in clock ticks (1/100 s on Linux). */
@@ -83,3 +86,15 @@ for (const [mode, list] of results) {
     median(list.map(pick)).toFixed(0)
   console.log(`| ${mode} | ${f((x) => x.rps)} | ${f((x) => x.primary)} | ${f((x) => x.workers)} |`)
 }
+writeResults(json.file, 'cluster-cpu', json.args, {
+  settings: { rounds, workers: 1, wrk: '-t1 -c10 -d3s' },
+  clusters: [...results].map(([mode, list]) => ({
+    mode,
+    median: {
+      rps: median(list.map((x) => x.rps)),
+      primary: median(list.map((x) => x.primary)),
+      workers: median(list.map((x) => x.workers)),
+    },
+    rounds: list,
+  })),
+})

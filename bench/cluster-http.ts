@@ -2,7 +2,8 @@
 // one run: Node's cluster round-robin (no affinity), @socket.io/sticky, and Tether's cookie
 // routing; with keep-alive and with a new connection per request (`-H 'Connection: close'`).
 //
-//   node --import tsx --conditions=tether-source bench/cluster-http.ts [seconds=3] [connections=50] [rounds=3]
+//   npm run bench:cluster-http [-- <seconds=3> <connections=50> <rounds=3>] [--json <file>]
+//   (= node --import tsx --conditions=tether-source bench/cluster-http.ts; BENCH_MODES picks clusters)
 //
 // Needs wrk (Debian: apt-get install wrk). Each run is short since the machine is shared; the
 // clusters take turns for `rounds` rounds and the median of each figure is reported, so that a
@@ -12,10 +13,12 @@ import { fileURLToPath } from 'node:url'
 import { Keyring } from '@tether/core'
 import { issueCookieValue } from '@tether/core/adapter'
 import { startClusterServer } from './cluster-server-process.js'
+import { jsonArgument, writeResults } from './results.js'
 
-const seconds = Number(process.argv[2] ?? 3)
-const connections = Number(process.argv[3] ?? 50)
-const rounds = Number(process.argv[4] ?? 3)
+const json = jsonArgument()
+const seconds = Number(json.args[0] ?? 3)
+const connections = Number(json.args[1] ?? 50)
+const rounds = Number(json.args[2] ?? 3)
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url))
 
 interface Result {
@@ -74,6 +77,13 @@ const results = new Map(
     { keepAlive: median(r.map((x) => x.keepAlive)), close: median(r.map((x) => x.close)) },
   ]),
 )
+for (const [mode, all] of runs) {
+  const spread = (pick: (x: { keepAlive: Result; close: Result }) => Result) =>
+    all.map((x) => `${(pick(x).rps / 1000).toFixed(1)}k`).join(', ')
+  console.error(
+    `${mode}: keep-alive runs ${spread((x) => x.keepAlive)}; new-connection runs ${spread((x) => x.close)}`,
+  )
+}
 const base = results.get('node-cluster')!
 const fmt = (n: number) => `${(n / 1000).toFixed(1)}k/s`
 console.log(
@@ -84,14 +94,43 @@ console.log(
 )
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
 for (const [mode, r] of results) {
-  const all = runs.get(mode)!
-  const spread = (pick: (x: { keepAlive: Result; close: Result }) => Result) =>
-    all.map((x) => `${(pick(x).rps / 1000).toFixed(1)}k`).join(', ')
-  console.error(
-    `${mode}: keep-alive runs ${spread((x) => x.keepAlive)}; new-connection runs ${spread((x) => x.close)}`,
-  )
   console.log(
     `| ${mode} | ${fmt(r.keepAlive.rps)} | ${r.keepAlive.p50} / ${r.keepAlive.p99} | ${(r.keepAlive.rps / base.keepAlive.rps).toFixed(2)}x | ` +
       `${fmt(r.close.rps)} | ${r.close.p50} / ${r.close.p99} | ${(r.close.rps / base.close.rps).toFixed(2)}x | ${r.keepAlive.errors}; ${r.close.errors} |`,
   )
 }
+
+// Each round runs the clusters one after the other, seconds apart: the ratio within a round is
+// steadier than the ratio of the medians when the machine's speed drifts between rounds.
+const baseRuns = runs.get('node-cluster')
+const perRound = (mode: string, pick: (x: { keepAlive: Result; close: Result }) => Result) =>
+  runs.get(mode)!.map((x, i) => pick(x).rps / pick(baseRuns![i]!).rps)
+const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const ratios = [...runs.keys()]
+  .filter((mode) => baseRuns !== undefined && mode !== 'node-cluster')
+  .map((mode) => ({
+    mode,
+    keepAlive: perRound(mode, (x) => x.keepAlive),
+    close: perRound(mode, (x) => x.close),
+  }))
+if (ratios.length > 0) {
+  console.log('\nMedian of the per-round ratios of req/s to node cluster (each round on its own):\n')
+  console.log('| cluster | keep-alive | each round | new connection | each round |')
+  console.log('| --- | ---: | --- | ---: | --- |')
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ')
+  for (const r of ratios) {
+    console.log(
+      `| ${r.mode} | ${middle(r.keepAlive).toFixed(2)}x | ${list(r.keepAlive)} | ${middle(r.close).toFixed(2)}x | ${list(r.close)} |`,
+    )
+  }
+}
+writeResults(json.file, 'cluster-http', json.args, {
+  settings: { seconds, connections, rounds, workers: 2, wrkThreads: 2 },
+  clusters: [...results].map(([mode, median]) => ({ mode, median, rounds: runs.get(mode)! })),
+  vsNodeCluster: ratios.map((r) => ({
+    mode: r.mode,
+    keepAlive: middle(r.keepAlive),
+    close: middle(r.close),
+    rounds: { keepAlive: r.keepAlive, close: r.close },
+  })),
+})

@@ -1,11 +1,14 @@
 // Consistent-hash ring: lookups per second, distribution and movement, Tether's HashRing against
 // the npm `hashring` package, 8 workers and 1,000,000 random keys, in one run.
 //
-//   node --import tsx --conditions=tether-source bench/cluster-ring.ts
+//   npm run bench:cluster-ring [-- --json <file>]
+//   (= node --import tsx --conditions=tether-source bench/cluster-ring.ts)
 import { randomBytes } from 'node:crypto'
 import { HashRing } from '@tether/cluster'
 import HashRingNpm from 'hashring'
+import { jsonArgument, writeResults } from './results.js'
 
+const json = jsonArgument()
 const KEYS = 1_000_000
 const nodes = Array.from({ length: 8 }, (_, i) => `w${i}`)
 const bytes = randomBytes(KEYS * 8)
@@ -44,6 +47,13 @@ function lookupsPerSecond(ring: Ring): number {
 
 const rows: string[] = []
 const rates: Record<string, number> = {}
+const figures: Array<{
+  ring: string
+  lookupsPerSecond: number
+  maxMeanLoad: number
+  movedTimesEighth: number
+  movedBetweenSurvivors: number
+}> = []
 for (const [name, make] of Object.entries(rings)) {
   const ring = make()
   const rate = lookupsPerSecond(ring)
@@ -64,6 +74,13 @@ for (const [name, make] of Object.entries(rings)) {
     moved++
     if (before[i] !== 'w3') betweenSurvivors++
   })
+  figures.push({
+    ring: name,
+    lookupsPerSecond: rate,
+    maxMeanLoad: maxMean,
+    movedTimesEighth: (moved / KEYS) * 8,
+    movedBetweenSurvivors: betweenSurvivors,
+  })
   rows.push(
     `| ${name} | ${(rate / 1e6).toFixed(2)}M/s | ${maxMean.toFixed(3)} | ${((moved / KEYS) * 8).toFixed(3)} x 1/8 | ${betweenSurvivors} |`,
   )
@@ -73,3 +90,8 @@ console.log('| ring | lookups | max/mean load | moved when 1 of 8 leaves | moved
 console.log('| --- | --- | --- | --- | --- |')
 for (const row of rows) console.log(row)
 console.log(`\nTether / hashring lookups: ${(rates.tether! / rates.hashring!).toFixed(1)}x`)
+writeResults(json.file, 'cluster-ring', json.args, {
+  settings: { nodes: nodes.length, keys: KEYS },
+  rings: figures,
+  tetherVsHashring: rates.tether! / rates.hashring!,
+})

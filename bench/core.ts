@@ -1,15 +1,27 @@
-// Core micro-benchmarks. Run: node --expose-gc --import tsx --conditions=tether-source bench/core.ts
+// Core micro-benchmarks: cookies, encryption, MemoryStore, and MemoryStore's expiry pass against a
+// naive full scan of the same sessions.
+// Run: npm run bench:core [-- --json <file>]
+//   (= node --expose-gc --import tsx --conditions=tether-source bench/core.ts)
 
 import { Keyring, MemoryStore, SessionManager, type SessionWrite } from '@tether/core'
 import { issueCookieValue, verifyCookieValue } from '@tether/core/adapter'
 import { decrypt, encrypt } from '../packages/core/src/crypto/cipher.js'
 import { bestMs, formatRate, gc, opsPerSecond } from './measure.js'
+import { jsonArgument, writeResults } from './results.js'
 
+const json = jsonArgument()
 const keyring = new Keyring('b'.repeat(32))
-const rows: string[] = []
-const report = (what: string, value: string) => {
-  rows.push(`| ${what} | ${value} |`)
-  console.log(`${what}: ${value}`)
+type Unit = 'ops/s' | 'bytes' | 'ms' | 'x'
+const measures: Array<{ measure: string; value: number; unit: Unit }> = []
+function shown(value: number, unit: Unit): string {
+  if (unit === 'ops/s') return formatRate(value)
+  if (unit === 'bytes') return `${Math.round(value)} bytes`
+  if (unit === 'x') return `${value.toFixed(1)}x`
+  return value < 0.1 ? `${(value * 1000).toFixed(1)} µs` : `${value.toFixed(2)} ms`
+}
+const report = (measure: string, value: number, unit: Unit) => {
+  measures.push({ measure, value, unit })
+  console.log(`${measure}: ${shown(value, unit)}`)
 }
 
 function writeOf(expiresAt: number, fields: Record<string, string> = { user: '42' }): SessionWrite {
@@ -28,7 +40,7 @@ function writeOf(expiresAt: number, fields: Record<string, string> = { user: '42
   }
   gc()
   const perSession = (process.memoryUsage().heapUsed - before) / 100_000
-  report('heap per stored session (43-char id, one small key)', `${Math.round(perSession)} bytes`)
+  report('heap per stored session (43-char id, one small key)', perSession, 'bytes')
   await store.close()
 }
 
@@ -36,21 +48,17 @@ function writeOf(expiresAt: number, fields: Record<string, string> = { user: '42
 {
   report(
     'cookie issue (new token + HMAC)',
-    formatRate(await opsPerSecond(() => issueCookieValue('w0', keyring))),
+    await opsPerSecond(() => issueCookieValue('w0', keyring)),
+    'ops/s',
   )
   const { value } = issueCookieValue('w0', keyring)
-  report(
-    'cookie verify (shape + HMAC)',
-    formatRate(await opsPerSecond(() => verifyCookieValue(value, keyring))),
-  )
+  report('cookie verify (shape + HMAC)', await opsPerSecond(() => verifyCookieValue(value, keyring)), 'ops/s')
   const rotated = new Keyring(['n'.repeat(32), 'b'.repeat(32)])
-  report(
-    'cookie verify, 2-secret ring',
-    formatRate(await opsPerSecond(() => verifyCookieValue(value, rotated))),
-  )
+  report('cookie verify, 2-secret ring', await opsPerSecond(() => verifyCookieValue(value, rotated)), 'ops/s')
   report(
     'forged cookie rejected (shape check only)',
-    formatRate(await opsPerSecond(() => verifyCookieValue('x'.repeat(5000), keyring))),
+    await opsPerSecond(() => verifyCookieValue('x'.repeat(5000), keyring)),
+    'ops/s',
   )
 }
 
@@ -59,7 +67,8 @@ function writeOf(expiresAt: number, fields: Record<string, string> = { user: '42
   const kib = JSON.stringify({ blob: 'x'.repeat(1000) }).slice(0, 1024)
   report(
     'encrypt + decrypt of a 1 KiB session value',
-    formatRate(await opsPerSecond(() => decrypt(keyring, encrypt(keyring, kib, 'id\u0000k'), 'id\u0000k'))),
+    await opsPerSecond(() => decrypt(keyring, encrypt(keyring, kib, 'id\u0000k'), 'id\u0000k')),
+    'ops/s',
   )
 }
 
@@ -72,15 +81,15 @@ function writeOf(expiresAt: number, fields: Record<string, string> = { user: '42
   let i = 0
   report(
     'MemoryStore get (100k stored)',
-    formatRate(await opsPerSecond(() => store.get(ids[i++ % ids.length]!))),
+    await opsPerSecond(() => store.get(ids[i++ % ids.length]!)),
+    'ops/s',
   )
   report(
     'MemoryStore write of one key (100k stored)',
-    formatRate(
-      await opsPerSecond(() =>
-        store.write(ids[i++ % ids.length]!, { ...writeOf(far, { n: String(i) }), create: false }),
-      ),
+    await opsPerSecond(() =>
+      store.write(ids[i++ % ids.length]!, { ...writeOf(far, { n: String(i) }), create: false }),
     ),
+    'ops/s',
   )
   await store.close()
 }
@@ -166,15 +175,14 @@ function writeOf(expiresAt: number, fields: Record<string, string> = { user: '42
     for (const [id, entry] of naive) if (entry.expiresAt <= at) naive.delete(id)
   }, 3)
   const idleIndexed = bestMs(() => store.sweep(at), 3)
-  report(`expiry pass, 1M stored / 1% expired: MemoryStore (removed ${removed})`, `${indexed.toFixed(2)} ms`)
-  report(`expiry pass, 1M stored / 1% expired: naive full scan (removed ${scanned})`, `${scan.toFixed(2)} ms`)
-  report('expiry pass ratio (naive / MemoryStore)', `${(scan / indexed).toFixed(1)}x`)
-  report(
-    'expiry pass with nothing expired: naive scan vs MemoryStore',
-    `${idleScan.toFixed(2)} ms vs ${idleIndexed.toFixed(3)} ms`,
-  )
+  report(`expiry pass, 1M stored / 1% expired: MemoryStore (removed ${removed})`, indexed, 'ms')
+  report(`expiry pass, 1M stored / 1% expired: naive full scan (removed ${scanned})`, scan, 'ms')
+  report('expiry pass ratio (naive / MemoryStore)', scan / indexed, 'x')
+  report('expiry pass with nothing expired: MemoryStore', idleIndexed, 'ms')
+  report('expiry pass with nothing expired: naive full scan', idleScan, 'ms')
   await store.close()
 }
 
-console.log('\n| measure | result |\n| --- | --- |')
-console.log(rows.join('\n'))
+console.log(`\nNode.js ${process.version}\n\n| measure | result |\n| --- | ---: |`)
+for (const { measure, value, unit } of measures) console.log(`| ${measure} | ${shown(value, unit)} |`)
+writeResults(json.file, 'core', json.args, { measures })

@@ -2,15 +2,18 @@
 // signed-in sessions (seven keys, as in bench/redis-app.ts), when every session fits in the memo
 // and when the sessions read far outnumber it: a SessionManager open/release loop, 50 at a time,
 // over sessions picked at random, against one redis-server started for the run.
-// Run: node --import tsx --conditions=tether-source bench/decrypted-memo.ts [sessions, default 1000] [ms per run, default 2000]
+// Run: npm run bench:decrypted-memo [-- <sessions, default 1000> <ms per run, default 2000>] [--json <file>]
+//   (= node --import tsx --conditions=tether-source bench/decrypted-memo.ts)
 import { RedisStore, SessionManager } from '@tether/core'
 import { createClient } from 'redis'
 import { startRedisServer } from '../test/support/redis-server.js'
 import { stopAllServices } from '../test/support/services.js'
+import { jsonArgument, writeResults } from './results.js'
 import { SIGNED_IN } from './signed-in-session.js'
 
-const SESSIONS = Number(process.argv[2] ?? 1000)
-const ms = Number(process.argv[3] ?? 2000)
+const json = jsonArgument()
+const SESSIONS = Number(json.args[0] ?? 1000)
+const ms = Number(json.args[1] ?? 2000)
 const CONCURRENCY = 50
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef'
 
@@ -72,5 +75,9 @@ console.log(
 console.log('| decryptedCacheBytes | node CPU µs per read, each round |\n| --- | --- |')
 for (const [name, values] of results)
   console.log(`| ${name} | ${values.map((v) => v.toFixed(1)).join(', ')} |`)
+writeResults(json.file, 'decrypted-memo', json.args, {
+  settings: { sessions: SESSIONS, concurrency: CONCURRENCY, ms },
+  cpuPerRead: Object.fromEntries(results),
+})
 await client.quit()
 await stopAllServices()

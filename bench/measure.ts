@@ -1,5 +1,5 @@
 // Tiny benchmark helpers shared by the bench scripts: run an operation for a fixed time and
-// report operations per second. Nothing here is a test; figures go to bench/RESULTS.md.
+// report operations per second. Nothing here is a test; figures go to bench/README.md.
 
 /** Runs `op` repeatedly for about `ms` milliseconds (after a short warm-up); returns ops/second. */
 export async function opsPerSecond(op: () => unknown, ms = 1000): Promise<number> {

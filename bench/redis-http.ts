@@ -1,6 +1,7 @@
 // HTTP benchmarks of the Redis stores, every stack side by side in one run, each app in
 // a child process of its own (bench/redis-app.ts) against one redis-server started for the run.
-// Run: node --import tsx --conditions=tether-source bench/redis-http.ts [seconds per run, default 2] [rounds, default 2]
+// Run: npm run bench:redis-http [-- <seconds per run, default 2> <rounds, default 2>] [--json <file>]
+//   (= node --import tsx --conditions=tether-source bench/redis-http.ts)
 // Workloads (BENCH_WORKLOADS): count (one cookie, all connections), read (1000 one-key sessions),
 // profile (1000 signed-in sessions of seven keys, two of them read), new (no cookie).
 // The read workloads are driven by wrk (Debian: apt-get install wrk) with a cookie picked at random
@@ -16,9 +17,11 @@ import autocannon from 'autocannon'
 import { parseCommandStats, redisCli, startRedisServer } from '../test/support/redis-server.js'
 import { stopAllServices } from '../test/support/services.js'
 import { INSIDE_SCRIPTS } from './redis-commands.js'
+import { jsonArgument, writeResults } from './results.js'
 
-const seconds = Number(process.argv[2] ?? 2)
-const ROUNDS = Number(process.argv[3] ?? 2)
+const json = jsonArgument()
+const seconds = Number(json.args[0] ?? 2)
+const ROUNDS = Number(json.args[1] ?? 2)
 // BENCH_CONNECTIONS=1 measures one request at a time (latency without queueing).
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 
@@ -265,6 +268,7 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 const rows: string[] = []
+const figures: Array<{ stack: string; workload: string; best: Run; rounds: Run[]; note: string }> = []
 for (const app of apps) {
   for (const workload of ALL_WORKLOADS) {
     const run = results.get(`${app.stack}:${workload}`)
@@ -275,6 +279,13 @@ for (const app of apps) {
       const lost = (((app.counted - count) / app.counted) * 100).toFixed(1)
       note = `counter ${count} of ${app.counted} requests sent (${lost}% lost)`
     }
+    figures.push({
+      stack: app.stack,
+      workload,
+      best: run,
+      rounds: perRound.get(`${app.stack}:${workload}`)!,
+      note,
+    })
     const what = app.stack.endsWith('plain') ? `${label[workload]} (no session)` : label[workload]
     rows.push(
       `| ${app.stack} | ${what} | ${Math.round(run.rps)} | ${run.cpuUs.toFixed(0)} | ${run.latencyMs?.toFixed(3) ?? ''} | ${run.roundTrips.toFixed(2)} | ${run.commands.toFixed(2)} | ${run.errors} | ${note} |`,
@@ -288,16 +299,23 @@ const median = (values: number[]) => {
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
-const ratio = (a: string, b: string) => {
+interface Ratio {
+  throughput: number
+  cpu: number
+  rounds: number[]
+}
+const ratio = (a: string, b: string): Ratio | undefined => {
   const x = perRound.get(a)
   const y = perRound.get(b)
-  if (x === undefined || y === undefined) return 'not run | | '
-  const rps = median(x.map((run, i) => run.rps / y[i]!.rps))
-  const cpu = median(x.map((run, i) => y[i]!.cpuUs / run.cpuUs))
-  const rounds = x.map((run, i) => (run.rps / y[i]!.rps).toFixed(2)).join(', ')
-  return `${rps.toFixed(2)}x | ${cpu.toFixed(2)}x | ${rounds}`
+  if (x === undefined || y === undefined) return undefined
+  const rounds = x.map((run, i) => run.rps / y[i]!.rps)
+  return { throughput: median(rounds), cpu: median(x.map((run, i) => y[i]!.cpuUs / run.cpuUs)), rounds }
 }
-const ratios = [
+const shownRatio = (r: Ratio | undefined) =>
+  r === undefined
+    ? 'not run | | '
+    : `${r.throughput.toFixed(2)}x | ${r.cpu.toFixed(2)}x | ${r.rounds.map((x) => x.toFixed(2)).join(', ')}`
+const ratios: Array<[string, Ratio | undefined]> = [
   [
     'express+tether+RedisStore / express+express-session+connect-redis, counter',
     ratio('express-tether-redis:count', 'express-session-connect-redis:count'),
@@ -360,5 +378,10 @@ for (const row of rows) console.log(row)
 console.log(
   '\n| ratio (same run, median of per-round ratios) | throughput | CPU per request (inverse) | per round |\n| --- | ---: | ---: | --- |',
 )
-for (const [what, value] of ratios) console.log(`| ${what} | ${value} |`)
+for (const [what, value] of ratios) console.log(`| ${what} | ${shownRatio(value)} |`)
+writeResults(json.file, 'redis-http', json.args, {
+  settings: { seconds, rounds: ROUNDS, connections },
+  results: figures,
+  ratios: ratios.flatMap(([what, value]) => (value === undefined ? [] : [{ what, ...value }])),
+})
 await stopAllServices()

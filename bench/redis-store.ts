@@ -1,13 +1,16 @@
 // Store micro-benchmarks: a SessionManager open/commit loop, as an adapter runs it,
 // against RedisStore and HybridStore on one redis-server started for the run.
-// Run: node --import tsx --conditions=tether-source bench/redis-store.ts [ms per run, default 1000]
+// Run: npm run bench:redis-store [-- <ms per run, default 1000>] [--json <file>]
+//   (= node --import tsx --conditions=tether-source bench/redis-store.ts)
 import { HybridStore, Metrics, RedisStore, SessionManager, type SessionStore } from '@tether/core'
 import { Redis } from 'ioredis'
 import { parseCommandStats, redisCli, startRedisServer } from '../test/support/redis-server.js'
 import { stopAllServices } from '../test/support/services.js'
 import { INSIDE_SCRIPTS } from './redis-commands.js'
+import { jsonArgument, writeResults } from './results.js'
 
-const ms = Number(process.argv[2] ?? 1000)
+const json = jsonArgument()
+const ms = Number(json.args[0] ?? 1000)
 const SESSIONS = 1000
 const CONCURRENCY = 50
 const SECRET = 'bench-secret-0123456789abcdef0123456789abcdef'
@@ -99,7 +102,8 @@ const workloads = {
 
 // The machine is shared: the two stores alternate, ROUNDS times each, and each keeps its best run.
 const rows: string[] = []
-const ratios: string[] = []
+const figures: Array<{ store: string; workload: string } & Awaited<ReturnType<typeof run>>> = []
+const ratioFigures: Array<{ workload: string; throughput: number; cpu: number }> = []
 for (const [workload, request] of Object.entries(workloads)) {
   const best = new Map<string, Awaited<ReturnType<typeof run>>>()
   for (let round = 0; round < ROUNDS; round++) {
@@ -118,14 +122,16 @@ for (const [workload, request] of Object.entries(workloads)) {
   for (const [kind, result] of best) {
     const row = `| ${kind} | ${workload} | ${Math.round(result.rps)}/s | ${result.roundTrips.toFixed(2)} | ${result.nodeUs.toFixed(1)} | ${result.redisUs.toFixed(1)} |`
     rows.push(row)
+    figures.push({ store: kind, workload, ...result })
     console.log(row)
   }
   const h = best.get('HybridStore')!
   const r = best.get('RedisStore')!
-  ratios.push(
-    `| HybridStore / RedisStore, ${workload}: throughput | ${(h.rps / r.rps).toFixed(2)}x |`,
-    `| RedisStore / HybridStore, ${workload}: CPU per request (node + redis) | ${((r.nodeUs + r.redisUs) / (h.nodeUs + h.redisUs)).toFixed(2)}x |`,
-  )
+  ratioFigures.push({
+    workload,
+    throughput: h.rps / r.rps,
+    cpu: (r.nodeUs + r.redisUs) / (h.nodeUs + h.redisUs),
+  })
 }
 const hybrid = stores.get('HybridStore')!.metrics
 console.log(`HybridStore cache hits ${hybrid.get('cacheHits')}, misses ${hybrid.get('cacheMisses')}`)
@@ -136,7 +142,16 @@ console.log(
   '| store | workload | requests | Redis round trips/request | node CPU µs/request | redis CPU µs/request |\n| --- | --- | ---: | ---: | ---: | ---: |',
 )
 for (const row of rows) console.log(row)
-for (const row of ratios) console.log(row)
+console.log(
+  '\n| workload | HybridStore / RedisStore, throughput | RedisStore / HybridStore, CPU per request (node + redis) |\n| --- | ---: | ---: |',
+)
+for (const { workload, throughput, cpu } of ratioFigures)
+  console.log(`| ${workload} | ${throughput.toFixed(2)}x | ${cpu.toFixed(2)}x |`)
+writeResults(json.file, 'redis-store', json.args, {
+  settings: { sessions: SESSIONS, concurrency: CONCURRENCY, rounds: ROUNDS, ms },
+  results: figures,
+  hybridVsRedis: ratioFigures,
+})
 for (const { store } of stores.values()) await store.close()
 client.disconnect()
 await stopAllServices()

@@ -14,7 +14,7 @@ function randomKeys(count: number): string[] {
 const EIGHT = Array.from({ length: 8 }, (_, i) => `w${i}`)
 
 describe('HashRing', () => {
-  // The full 1,000,000 keys of the issue; this takes about a second.
+  // 1,000,000 keys, as bench/cluster-ring.ts uses; this takes about a second.
   const keys = randomKeys(1_000_000)
 
   describe('distribution', () => {

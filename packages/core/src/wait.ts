@@ -6,9 +6,9 @@
 // store has in its cache (getCached), a request without a cookie, a session that a request in
 // flight already holds, a commit with nothing to write. They save the promises and, in Express,
 // the queued response writes of every such request. Measured on the adapters bench when it was
-// added (bench/RESULTS.md, "Synchronous open and commit"; commits 4c43c0b and 239b932): Express +
-// Tether went from 0.75x to 0.79x plain Express in req/s on the counter workload, and from 1.36x
-// to 1.30x its CPU per request; HybridStore cache hits stopped costing a promise and a setImmediate.
+// added (commits 4c43c0b and 239b932; the run is recorded in be1b70a): Express + Tether went from
+// 0.75x to 0.79x plain Express in req/s on the counter workload, and from 1.36x to 1.30x its CPU
+// per request; HybridStore cache hits stopped costing a promise and a setImmediate.
 //
 // Each pair shares its logic: the synchronous form answers WAIT (or LOADING, or undefined where
 // documented) the moment it would have to wait, before it has changed anything, and the caller
