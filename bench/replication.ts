@@ -4,16 +4,18 @@
 // reported. While 'async' runs, the primary's `replication.lagMs` (the age of the oldest change a
 // backup has not acknowledged: what a crash at that moment would lose) is sampled every 50 ms.
 //
-//   node --import tsx --conditions=tether-source bench/replication.ts [seconds=3] [connections=32] [rounds=5]
+//   npm run bench:replication -- [seconds=3] [connections=32] [rounds=5] [--json file]
 //
 // Needs wrk (Debian: apt-get install wrk).
 import { type ChildProcess, execFile, fork } from 'node:child_process'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
+import { jsonArgument, writeResults } from './results.js'
 
-const seconds = Number(process.argv[2] ?? 3)
-const connections = Number(process.argv[3] ?? 32)
-const rounds = Number(process.argv[4] ?? 5)
+const json = jsonArgument()
+const seconds = Number(json.args[0] ?? 3)
+const connections = Number(json.args[1] ?? 32)
+const rounds = Number(json.args[2] ?? 5)
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url))
 const MODES = ['off', 'async', 'sync'] as const
 type Mode = (typeof MODES)[number]
@@ -122,12 +124,15 @@ for (let round = 0; round < rounds; round++) {
 const off = rps.get('off')!
 const ratio = (mode: Mode) => median(rps.get(mode)!.map((r, i) => r / off[i]!))
 console.log(`counter workload, 4 workers, wrk -t4 -c${connections} -d${seconds}s, ${rounds} rounds (median)`)
-console.log('| replication | requests/s | vs off |')
-console.log('| ----------- | ---------: | -----: |')
+console.log('| replication | requests/s | vs off | vs off, each round |')
+console.log('| ----------- | ---------: | -----: | --- |')
 for (const mode of MODES) {
-  console.log(
-    `| ${mode} | ${median(rps.get(mode)!).toFixed(0)} | ${mode === 'off' ? '1.00x' : `${ratio(mode).toFixed(2)}x`} |`,
-  )
+  const each = rps
+    .get(mode)!
+    .map((r, i) => (r / off[i]!).toFixed(2))
+    .join(', ')
+  const vsOff = mode === 'off' ? '1.00x' : `${ratio(mode).toFixed(2)}x`
+  console.log(`| ${mode} | ${median(rps.get(mode)!).toFixed(0)} | ${vsOff} | ${each} |`)
 }
 const sorted = [...lags].sort((a, b) => a - b)
 const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
@@ -137,3 +142,12 @@ console.log(
 console.log(
   `sync, last round: ${copied.sent} changes sent, ${copied.acknowledged} acknowledged, ${copied.dropped} dropped`,
 )
+writeResults(json.file, 'replication', json.args, {
+  seconds,
+  connections,
+  rounds,
+  rps: Object.fromEntries(rps),
+  ratios: { async: ratio('async'), sync: ratio('sync') },
+  asyncLagMs: { samples: lags.length, median: pct(0.5), p99: pct(0.99), max: pct(1) },
+  syncLastRound: copied,
+})
