@@ -106,10 +106,14 @@ function portIsFree(port: number): Promise<boolean> {
   })
 }
 
-/** A free port whose cluster bus port (port + 10000) is free too. */
+/**
+ * A free port whose cluster bus port (port + 10000) is free too. Both below the kernel's ephemeral
+ * range (32768 and up on Linux), where the outgoing connections of other tests take ports at
+ * random and can take ours between this check and redis-server's bind.
+ */
 async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000)
+    const port = 10_000 + Math.floor(Math.random() * 12_000)
     if ((await portIsFree(port)) && (await portIsFree(port + 10_000))) return port
   }
   throw new Error('no free port for redis-server after 50 attempts')
