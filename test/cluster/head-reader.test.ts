@@ -80,6 +80,19 @@ describe('HeadReader', () => {
       expect(reader.push(Buffer.from(`GET / HTTP/1.1\r\nX: ${'a'.repeat(80)}\r\n\r\n`))).to.equal('too-large')
     })
 
+    it('reports too-large for a request line ending past maxSize, however it was split', () => {
+      const line = Buffer.from(`GET /${'a'.repeat(80)} HTTP/1.x\r\n\r\n`)
+      const whole = new HeadReader(64)
+      expect(whole.push(line)).to.equal('too-large')
+      const bytewise = new HeadReader(64)
+      expect(
+        feed(
+          bytewise,
+          [...line].map((b) => Buffer.from([b])),
+        ),
+      ).to.equal('too-large')
+    })
+
     it('reports bad-request at the first byte that cannot start a method', () => {
       expect(new HeadReader(1024).push(Buffer.from([0x16, 0x03, 0x01]))).to.equal('bad-request')
     })

@@ -79,6 +79,12 @@ export class HeadReader {
         if (b !== LF) continue
         if (this.#requestLineEnd < 0) {
           this.#requestLineEnd = base + i
+          // Past maxSize the answer is 'too-large' whatever the line says, as it is when the
+          // bytes come one at a time (the size check then runs before this line ends).
+          if (this.#requestLineEnd > this.maxSize) {
+            this.#status = 'too-large'
+            return this.#status
+          }
           if (!REQUEST_LINE.test(this.#requestLine())) return this.#fail()
         }
         this.#state = 1
