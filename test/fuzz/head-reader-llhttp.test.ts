@@ -15,6 +15,8 @@ import { generatedHead, headBytes, mutationsOf } from './http-heads.js'
  */
 
 const TARGET = 'head reader vs llhttp'
+/** A first non-empty line that ends in an HTTP version. */
+const VERSIONED = /^[\r\n]*[^\r\n]* HTTP\/\d\.\d\r?\n/
 
 interface NodeView {
   method: string
@@ -90,7 +92,8 @@ describe('fuzz: head reader against llhttp', () => {
           fc.oneof(withHost.map(headBytes), mutationsOf(withHost.map(headBytes))),
           timed(TARGET, async (bytes: Buffer) => {
             const node = await nodeView(bytes)
-            if (node === undefined) return
+            // Node takes a request line without a version for HTTP/0.9; the router answers 400.
+            if (node === undefined || !VERSIONED.test(bytes.toString('latin1'))) return
             expect(primaryView(bytes), bytes.toString('latin1')).to.deep.equal(node)
           }),
         ),
