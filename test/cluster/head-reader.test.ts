@@ -43,6 +43,13 @@ describe('HeadReader', () => {
       expect(head.headers.get('x-forwarded-for')).to.equal('203.0.113.9')
     })
 
+    it('strips only spaces and tabs around a value, so a UTF-8 value ending in byte 0xA0 stays whole', () => {
+      const reader = new HeadReader(1024)
+      reader.push(Buffer.from('GET / HTTP/1.1\r\nCookie: \t lang=fr-à \t\r\n\r\n', 'utf8'))
+      const cookie = reader.parse()!.headers.get('cookie')!
+      expect(Buffer.from(cookie, 'latin1').toString('utf8')).to.equal('lang=fr-à')
+    })
+
     it('accepts bare LF line endings and ignores empty lines before the request line', () => {
       const reader = new HeadReader(1024)
       expect(reader.push(Buffer.from('\r\n\nGET / HTTP/1.1\nHost: x\n\n'))).to.equal('complete')
@@ -71,6 +78,19 @@ describe('HeadReader', () => {
     it('reports too-large for a complete head longer than maxSize', () => {
       const reader = new HeadReader(64)
       expect(reader.push(Buffer.from(`GET / HTTP/1.1\r\nX: ${'a'.repeat(80)}\r\n\r\n`))).to.equal('too-large')
+    })
+
+    it('reports too-large for a request line ending past maxSize, however it was split', () => {
+      const line = Buffer.from(`GET /${'a'.repeat(80)} HTTP/1.x\r\n\r\n`)
+      const whole = new HeadReader(64)
+      expect(whole.push(line)).to.equal('too-large')
+      const bytewise = new HeadReader(64)
+      expect(
+        feed(
+          bytewise,
+          [...line].map((b) => Buffer.from([b])),
+        ),
+      ).to.equal('too-large')
     })
 
     it('reports bad-request at the first byte that cannot start a method', () => {

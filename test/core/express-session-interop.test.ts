@@ -122,6 +122,16 @@ describe('express-session interop', () => {
       expect(await store.get('id1')).to.equal(undefined)
     })
 
+    it('reads a stored text that is not JSON as no session, not as a store failure', async () => {
+      const garbage: ExpressSessionStoreLike = {
+        get: (_sid, callback) => callback(null, '{"tether": trunc'),
+        set: (_sid, _session, callback) => callback(),
+        destroy: (_sid, callback) => callback(),
+      }
+      const got = await fromExpressSessionStore(garbage).get('id1')
+      expect(got === undefined || typeof got === 'object').to.equal(true)
+    })
+
     it('rejects something that is not a store, naming the missing method', () => {
       expect(() => fromExpressSessionStore({} as never)).to.throw(TypeError, /get\(\)/)
       expect(() => toExpressSessionStore(new MemoryStore(), {} as never)).to.throw(
@@ -165,5 +175,12 @@ describe('toExpressSessionStore with keys named like Object.prototype members', 
     const after = (await call<Record<string, unknown> | null>((cb) => store.get('sid-1', cb)))!
     expect(Object.keys(after)).to.deep.equal(['cookie'])
     expect(({} as Record<string, unknown>).role).to.equal(undefined)
+  })
+
+  it('drops values JSON cannot hold (functions, undefined), as express-session’s stores do', async () => {
+    const store = toExpressSessionStore(new MemoryStore(), session) as Store
+    await call<void>((cb) => store.set('sid-2', { cookie: cookie(), n: 1, helper: () => 1 }, cb))
+    const read = (await call<Record<string, unknown> | null>((cb) => store.get('sid-2', cb)))!
+    expect(Object.keys(read).sort()).to.deep.equal(['cookie', 'n'])
   })
 })

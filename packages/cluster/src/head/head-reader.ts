@@ -79,6 +79,12 @@ export class HeadReader {
         if (b !== LF) continue
         if (this.#requestLineEnd < 0) {
           this.#requestLineEnd = base + i
+          // Past maxSize the answer is 'too-large' whatever the line says, as it is when the
+          // bytes come one at a time (the size check then runs before this line ends).
+          if (this.#requestLineEnd > this.maxSize) {
+            this.#status = 'too-large'
+            return this.#status
+          }
           if (!REQUEST_LINE.test(this.#requestLine())) return this.#fail()
         }
         this.#state = 1
@@ -137,7 +143,7 @@ export class HeadReader {
       if (text.charCodeAt(colon - 1) === 32 || text.charCodeAt(start) === 32) return undefined
       const name = text.slice(start, colon).toLowerCase()
       if (only !== undefined && !only.has(name)) continue
-      const value = text.slice(colon + 1, lineEnd).trim()
+      const value = trimOws(text, colon + 1, lineEnd)
       const previous = headers.get(name)
       headers.set(
         name,
@@ -157,6 +163,22 @@ export class HeadReader {
     const line = this.bytes().toString('latin1', 0, this.#requestLineEnd)
     return stripCr(line.replace(/^[\r\n]+/, ''))
   }
+}
+
+/**
+ * `text[start, end)` without the optional whitespace (SP, HTAB) around it. Not String#trim, which
+ * also strips NBSP: in latin1 that is byte 0xA0, the last byte of many UTF-8 characters ("à").
+ */
+function trimOws(text: string, start: number, end: number): string {
+  let from = start
+  let to = end
+  while (from < to && isOws(text.charCodeAt(from))) from++
+  while (to > from && isOws(text.charCodeAt(to - 1))) to--
+  return text.slice(from, to)
+}
+
+function isOws(code: number): boolean {
+  return code === 32 || code === 9
 }
 
 function stripCr(line: string): string {

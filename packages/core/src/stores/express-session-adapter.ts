@@ -35,6 +35,15 @@ function invoke<T>(fn: (...args: never[]) => unknown, self: unknown, ...args: un
   })
 }
 
+/** A JSON text's value; undefined for text that is not JSON (it then reads as a corrupt session). */
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
 /** How a Tether session is kept inside an express-session store. */
 interface Envelope {
   /** express-session stores (connect-redis among them) take the TTL from cookie.expires. */
@@ -72,7 +81,7 @@ export function fromExpressSessionStore(
   const read = async (id: string): Promise<Envelope | undefined> => {
     const value = await invoke<unknown>(store.get, store, id)
     if (value === null || value === undefined) return undefined
-    const envelope = (typeof value === 'string' ? JSON.parse(value) : value) as Envelope
+    const envelope = (typeof value === 'string' ? parseOrUndefined(value) : value) as Envelope
     // Hand back a shape the core can validate: garbage reads as a corrupt session, not a crash.
     return typeof envelope === 'object' && envelope !== null && typeof envelope.tether === 'object'
       ? envelope
@@ -210,8 +219,12 @@ export function toExpressSessionStore(store: SessionStore, expressSession: Expre
     const expiresAt = expiryOf(session)
     if (expiresAt <= now) return store.destroy(id) // saved already expired: nothing to keep
     const set: Record<string, string> = Object.create(null)
-    for (const [key, value] of Object.entries(session))
-      if (value !== undefined) set[key] = JSON.stringify(value)
+    // What JSON.stringify drops (undefined, functions, symbols) is not kept, as express-session's
+    // own stores do: stored as undefined it would make every later read fail.
+    for (const [key, value] of Object.entries(session)) {
+      const json = JSON.stringify(value)
+      if (json !== undefined) set[key] = json
+    }
     const current = await store.get(id)
     if (current === undefined && onlyExisting) return
     const unset = current === undefined ? [] : Object.keys(current.fields).filter((k) => !(k in set))
