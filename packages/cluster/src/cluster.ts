@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events'
 import type { AddressInfo, Server } from 'node:net'
+import type { MetricsReplyMessage } from './messages.js'
 import { type ClusterMetricsSnapshot, REPLICATION_OFF, type SlotSnapshot } from './metrics.js'
 import type { Router } from './router.js'
 import type { Supervisor } from './supervisor.js'
+import type { WorkerProcess } from './worker-process.js'
 
 /**
  * The running cluster, in the primary. Emits 'exit' (route, code, signal, planned) when a worker
@@ -24,6 +26,10 @@ export class Cluster extends EventEmitter {
     this.#supervisor = supervisor
     this.#router = router
     supervisor.on('exit', (...args) => this.emit('exit', ...args))
+    supervisor.on('metrics-request', (w: WorkerProcess, ref: number) => {
+      const reply: MetricsReplyMessage = { tether: 'metrics', ref, metrics: this.metrics() }
+      w.worker.send(reply, undefined, {}, () => undefined)
+    })
     supervisor.on('crash-loop', (route: string) => {
       if (this.listenerCount('crash-loop') === 0) {
         process.emitWarning(`worker slot ${route} keeps crashing and is no longer restarted`, {

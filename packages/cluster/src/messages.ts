@@ -1,6 +1,7 @@
 // The IPC messages between the primary and its workers. Every one carries `tether` so that they
 // never collide with the app's own process.send() traffic.
 
+import type { ClusterMetricsSnapshot } from './metrics.js'
 import type { WireChange } from './replication/wire.js'
 
 /** Primary -> worker, with the socket handle: serve this connection. */
@@ -33,6 +34,10 @@ export interface StatsMessage {
   readonly connections: number
   /** Requests since start whose session belongs to another worker. */
   readonly misroutes: number
+  /** Requests since start. */
+  readonly requests: number
+  /** Sessions in the worker's in-process stores right now (backup copies included). */
+  readonly sessions: number
   /** With replication on. */
   readonly replication?: WorkerReplicationStats
 }
@@ -40,6 +45,19 @@ export interface StatsMessage {
 /** Worker -> primary, from the worker's event loop: still answering (see heartbeatTimeout). */
 export interface HeartbeatMessage {
   readonly tether: 'heartbeat'
+}
+
+/** Worker -> primary: send me the cluster's metrics (what `cluster.metrics()` gives), tagged `ref`. */
+export interface MetricsRequestMessage {
+  readonly tether: 'metrics-request'
+  readonly ref: number
+}
+
+/** Primary -> worker: the answer to MetricsRequestMessage `ref`. */
+export interface MetricsReplyMessage {
+  readonly tether: 'metrics'
+  readonly ref: number
+  readonly metrics: ClusterMetricsSnapshot
 }
 
 /** One change of a replicated store, with the store's index in its worker (see wire.ts). */
@@ -112,7 +130,14 @@ export type PrimaryMessage =
   | ApplyMessage
   | ReplicaPlanMessage
   | SnapshotMessage
-export type WorkerMessage = ReadyMessage | StatsMessage | HeartbeatMessage | ReplicateMessage | AppliedMessage
+  | MetricsReplyMessage
+export type WorkerMessage =
+  | ReadyMessage
+  | StatsMessage
+  | HeartbeatMessage
+  | ReplicateMessage
+  | AppliedMessage
+  | MetricsRequestMessage
 
 /** The environment variable naming a worker's slot index (its route is in TETHER_ROUTE). */
 export const SLOT_ENV = 'TETHER_SLOT'

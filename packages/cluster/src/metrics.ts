@@ -20,6 +20,15 @@ export interface SlotSnapshot {
   readonly routed: number
   /** Times this slot's worker was replaced after exiting on its own. */
   readonly restarts: number
+  /** Requests served by this slot's workers, past ones included (as last reported). */
+  readonly requests: number
+  /**
+   * Sessions in the in-process stores (MemoryStore) of the slot's worker, as last reported; with
+   * replication this includes the copies it keeps for other workers. 0 with RedisStore.
+   */
+  readonly sessions: number
+  /** Replaced workers of this slot still finishing their connections (reload()). */
+  readonly draining: number
 }
 
 /** A point-in-time view of the router and the supervisor, safe to serialise as JSON. */

@@ -3,7 +3,13 @@ import { EventEmitter } from 'node:events'
 import { ROUTE_ENV } from '@tether/core/adapter'
 import { HashRing } from './hash-ring.js'
 import { HeartbeatMonitor } from './heartbeat-monitor.js'
-import { isTetherMessage, type ReadyMessage, SLOT_ENV, type StatsMessage } from './messages.js'
+import {
+  isTetherMessage,
+  type MetricsRequestMessage,
+  type ReadyMessage,
+  SLOT_ENV,
+  type StatsMessage,
+} from './messages.js'
 import { type SlotSnapshot, SupervisorCounters } from './metrics.js'
 import { type ResolvedClusterOptions, routeOfSlot } from './options.js'
 import { ReplicationRelay } from './replication/replication-relay.js'
@@ -39,13 +45,15 @@ interface Slot {
   respawn: NodeJS.Timeout | undefined
   /** Misroutes counted by this slot's previous workers. */
   pastMisroutes: number
+  /** Requests served by this slot's workers that have exited. */
+  pastRequests: number
 }
 
 /**
  * Keeps one worker per slot: forks them with their route in TETHER_ROUTE, replaces those that
  * exit (with exponential back-off, giving up on a slot that crash-loops), replaces them one at a
- * time on reload(), and drains them on close(). Emits 'crash-loop' (route) and 'exit'
- * (route, code, signal).
+ * time on reload(), and drains them on close(). Emits 'crash-loop' (route), 'exit'
+ * (route, code, signal) and 'metrics-request' (worker, ref): a worker asked for cluster metrics.
  */
 export class Supervisor extends EventEmitter implements WorkerPool {
   readonly ring: HashRing
@@ -80,6 +88,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
         failed: false,
         respawn: undefined,
         pastMisroutes: 0,
+        pastRequests: 0,
       }
       this.#slots.push(slot)
       this.#byRoute.set(slot.route, slot)
@@ -143,6 +152,10 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   }
 
   slots(): SlotSnapshot[] {
+    const requests = new Map<string, number>()
+    const draining = new Map<string, number>()
+    for (const w of this.#alive) requests.set(w.route, (requests.get(w.route) ?? 0) + w.requests)
+    for (const w of this.#leaving) draining.set(w.route, (draining.get(w.route) ?? 0) + 1)
     return this.#slots.map((slot) => ({
       route: slot.route,
       pid: slot.current?.pid,
@@ -158,6 +171,9 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       connections: slot.current?.connections ?? 0,
       routed: slot.routed,
       restarts: slot.restarts,
+      requests: slot.pastRequests + (requests.get(slot.route) ?? 0),
+      sessions: slot.current?.sessions ?? 0,
+      draining: draining.get(slot.route) ?? 0,
     }))
   }
 
@@ -255,6 +271,8 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       } else if (message.tether === 'stats') {
         w.onStats(message as StatsMessage)
         this.replication?.onStats(w, (message as StatsMessage).replication)
+      } else if (message.tether === 'metrics-request') {
+        this.emit('metrics-request', w, (message as MetricsRequestMessage).ref)
       }
     })
     worker.once('exit', (code, signal) => this.#onExit(slot, w, code, signal))
@@ -364,6 +382,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     this.#leaving.delete(w)
     this.#alive.delete(w)
     this.replication?.forget(w)
+    slot.pastRequests += w.requests
     // Hand-offs it never received went back to the router on 'disconnect', which comes after the
     // last message of the channel was read (unlike 'exit', which can overtake an ACK).
     // The fourth argument says whether the exit was asked for (reload, close, a replaced worker).

@@ -36,6 +36,8 @@ export class WorkerProcess implements PoolWorker {
   reported = 0
   handedSinceReport = 0
   misroutes = 0
+  requests = 0
+  sessions = 0
   /**
    * Hand-offs waiting for the one in flight to be acknowledged. Node's channel carries one handle
    * at a time and would queue the rest itself, but it walks its whole queue again on every ACK.
@@ -148,5 +150,7 @@ export class WorkerProcess implements PoolWorker {
     this.reported = stats.connections
     this.handedSinceReport = 0
     this.misroutes = stats.misroutes
+    this.requests = stats.requests
+    this.sessions = stats.sessions
   }
 }

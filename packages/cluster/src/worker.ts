@@ -7,6 +7,7 @@ import {
   installReplicationHub,
   isMisrouted,
   type Keyring,
+  localSessionCount,
   parseCookieValue,
   ROUTE_ENV,
   readCookieValues,
@@ -58,7 +59,9 @@ interface ConnectionState {
 const DRAIN_TICK_MS = 250
 /** Most often a worker reports its counters to the primary. */
 const STATS_INTERVAL_MS = 100
-/** How often a worker with replication on reports its replication figures anyway. */
+/** How often a worker reports anyway: requests and sessions change without connections doing so. */
+const REPORT_MS = 1000
+/** How often a worker with replication on reports anyway (lag and queue figures). */
 const REPLICATION_REPORT_MS = 500
 
 /** The route of the first engine.io id made by socketIoId() in the query of `url`, if any. */
@@ -153,6 +156,7 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
   const cookiePrefix = `${cookieName}=`
   const cookieNames = sessionCookieNames(cookieName)
   let misroutes = 0
+  let requests = 0
   let draining = false
   let drainTimer: NodeJS.Timeout | undefined
   let statsTimer: NodeJS.Timeout | undefined
@@ -161,16 +165,19 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
     if (statsTimer !== undefined) return
     statsTimer = setTimeout(() => {
       statsTimer = undefined
-      const stats: StatsMessage =
-        replication === undefined
-          ? { tether: 'stats', connections: connections.size, misroutes }
-          : { tether: 'stats', connections: connections.size, misroutes, replication: replication.stats() }
+      const stats: StatsMessage = {
+        tether: 'stats',
+        connections: connections.size,
+        misroutes,
+        requests,
+        sessions: localSessionCount(),
+        ...(replication === undefined ? {} : { replication: replication.stats() }),
+      }
       send(stats)
     }, STATS_INTERVAL_MS).unref()
   }
+  setInterval(reportSoon, replication === undefined ? REPORT_MS : REPLICATION_REPORT_MS).unref()
   if (replication !== undefined) {
-    // Lag and queue figures change without connections coming or going.
-    setInterval(reportSoon, REPLICATION_REPORT_MS).unref()
     // Routes this worker stopped serving (their owner is back): requests still arriving on their
     // connections count as misrouted from now on, so the client's next request goes to the owner.
     replication.onHoldsChanged = (holds) => {
@@ -193,6 +200,7 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
    * connection (pooled by a browser or a proxy) can bring a request that belongs to another worker.
    */
   const intercept = (req: IncomingMessage, res: ServerResponse): boolean => {
+    requests++
     const state = stateOf(req.socket)
     if (draining) res.setHeader('Connection', 'close')
     const first = state !== undefined && state.seen++ === 0

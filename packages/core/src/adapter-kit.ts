@@ -29,6 +29,7 @@ export {
 export { type DerivedKeys, Keyring, type Secret } from './crypto/keyring.js'
 export { CONNECTION_ROUTE, isMisrouted, ROUTE_ENV, ROUTE_PATTERN } from './route.js'
 export type { SecureRequest, SessionContext } from './session-context.js'
+export { localSessionCount } from './stores/local-stores.js'
 export {
   installReplicationHub,
   type ReplicaFeed,

@@ -2,6 +2,7 @@ import type { Metrics } from '../metrics.js'
 import { DEFAULT_ROUTE, ROUTE_ENV } from '../route.js'
 import { optionError, positiveInteger, positiveNumber, rejectUnknownOptions, warnOnce } from '../validate.js'
 import { ExpiryIndex } from './expiry-index.js'
+import { forgetLocalStore, listLocalStore } from './local-stores.js'
 import { offerForReplication, type ReplicaFeed, type ReplicaOp, type ReplicaSource } from './replication.js'
 import type { SessionStore, SessionWrite, StoredSession } from './store.js'
 
@@ -97,11 +98,14 @@ export class MemoryStore implements SessionStore {
         'MemoryStore keeps sessions in process memory: they are lost on restart and not shared between machines. Use RedisStore in production unless that is what you want.',
       )
     }
-    // In a cluster worker, the cluster may copy every change to a backup worker (`replication`).
-    if (process.env[ROUTE_ENV] !== undefined)
+    // In a cluster worker, the cluster may copy every change to a backup worker (`replication`),
+    // and reports how many sessions the worker holds.
+    if (process.env[ROUTE_ENV] !== undefined) {
+      listLocalStore(this)
       offerForReplication((hub) => {
         this.#feed = hub.attach(this.#replicaSource())
       })
+    }
   }
 
   /** True while the cluster replicates this store synchronously: a write is done once the backup has it. */
@@ -253,6 +257,7 @@ export class MemoryStore implements SessionStore {
 
   async close(): Promise<void> {
     clearInterval(this.#timer)
+    forgetLocalStore(this)
   }
 
   /** What the cluster's replication reads and applies: changes from other workers are never sent on. */
