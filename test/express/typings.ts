@@ -10,6 +10,13 @@ declare module '@tether/core' {
   }
 }
 
+// The same augmentation on the adapter's own SessionData (as its README shows) types the keys too.
+declare module '@tether/express' {
+  interface SessionData {
+    expressAdapterKey: { since: number }
+  }
+}
+
 const app = express()
 const sessions: StickySessionMiddleware = stickySession({ secret: 'x'.repeat(32), retryAfter: 3 })
 app.use(sessions)
@@ -50,3 +57,11 @@ requireSession((s) => s.get('expressTypingsUser'))
 requireSession(undefined, { forbidden: { status: '403' } })
 
 export { app }
+
+/** A key declared on @tether/express's SessionData is typed like one declared on the core's. */
+export function adapterAugmentation(session: Session): number | undefined {
+  // @ts-expect-error the value of a key declared through the adapter is typed, not unknown
+  const wrong: string | undefined = session.get('expressAdapterKey')?.since
+  void wrong
+  return session.get('expressAdapterKey')?.since
+}

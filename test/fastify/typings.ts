@@ -11,6 +11,13 @@ declare module '@tether/core' {
   }
 }
 
+// The same augmentation on the adapter's own SessionData (as its README shows) types the keys too.
+declare module '@tether/fastify' {
+  interface SessionData {
+    fastifyAdapterKey: { since: number }
+  }
+}
+
 export async function build() {
   const app = Fastify()
   await app.register(tether, { secret: 'x'.repeat(32), cookie: { sameSite: 'strict' } })
@@ -46,4 +53,12 @@ export async function build() {
   // @ts-expect-error retryAfter is a number of seconds
   await app.register(tether, { secret: 'x'.repeat(32), retryAfter: 'soon' })
   return { app, same, metrics }
+}
+
+/** A key declared on @tether/fastify's SessionData is typed like one declared on the core's. */
+export function adapterAugmentation(session: Session): number | undefined {
+  // @ts-expect-error the value of a key declared through the adapter is typed, not unknown
+  const wrong: string | undefined = session.get('fastifyAdapterKey')?.since
+  void wrong
+  return session.get('fastifyAdapterKey')?.since
 }
