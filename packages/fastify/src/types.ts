@@ -28,6 +28,5 @@ type AugmentedHere = SessionData
 declare module '@tether/core' {
   // A re-export cannot be augmented: without this, keys declared on this package's SessionData
   // would type nothing.
-  // biome-ignore lint/suspicious/noEmptyInterface: merges this package's SessionData into the core's.
   interface SessionData extends AugmentedHere {}
 }
