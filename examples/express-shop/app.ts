@@ -1,10 +1,15 @@
+import { fileURLToPath } from 'node:url'
 import { requireSession, type StickySessionOptions, stickySession } from '@tether/express'
-import express from 'express'
+import express, { type Request, type Response } from 'express'
+import { createDashboard } from './dashboard.js'
+import { adminPage, MESSAGES, type ShopView, shopPage } from './pages.js'
 
 declare module '@tether/express' {
   interface SessionData {
     customer: { id: number; name: string; role: 'admin' | 'customer' }
     basket: string[]
+    /** When the session was created (ms since the epoch), for the page. */
+    since: number
   }
 }
 
@@ -14,39 +19,76 @@ const USERS: Record<string, { id: number; password: string; role: 'admin' | 'cus
   bob: { id: 2, password: 'builder', role: 'customer' },
 }
 
-const PAGE = `<!doctype html>
-<meta charset="utf-8">
-<title>Tether shop</title>
-<h1>Tether shop</h1>
-<p>Log in as <b>alice</b> / wonderland (admin) or <b>bob</b> / builder (customer).</p>
-<form method="post" action="/login"><input name="username" placeholder="name"> <input name="password" type="password" placeholder="password"> <button>Log in</button></form>
-<form method="post" action="/cart"><input name="item" placeholder="item"> <button>Add to cart</button></form>
-<p><a href="/cart">Cart</a> · <a href="/me">Me</a> · <a href="/admin">Admin</a></p>
-<form method="post" action="/logout"><button>Log out</button></form>`
+/** The core's default idle timeout, shown on the page when the app sets none. */
+const DEFAULT_IDLE_TIMEOUT_MS = 30 * 60_000
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url))
 
-/** The shop: login, cart, logout and an admin page behind a guard. */
-export function createShop(options: StickySessionOptions) {
+export interface ShopDemoOptions {
+  /** Serves `/dashboard` (live view of the cluster) and `/metrics` (Prometheus). Needs a cluster. */
+  dashboard?: boolean
+  /** Lets the dashboard kill a worker with SIGKILL. Only for a demo on your own machine. */
+  killControl?: boolean
+}
+
+/** Browsers ask for HTML and get pages and redirects; curl and scripts get the JSON API. */
+function wantsHtml(req: Request): boolean {
+  return req.accepts(['json', 'html']) === 'html'
+}
+
+/** Back to the home page with one of the fixed messages. */
+function backHome(res: Response, message: keyof typeof MESSAGES): void {
+  res.redirect(303, `/?msg=${message}`)
+}
+
+/** The shop: login, cart, logout and an admin page behind a guard; with `demo`, the dashboard. */
+export function createShop(options: StickySessionOptions, demo: ShopDemoOptions = {}) {
   const app = express()
   const sessions = stickySession(options)
-  app.use(express.urlencoded({ extended: false }), express.json())
+  const worker = { name: process.env.TETHER_ROUTE ?? 'single process', pid: process.pid }
+  const dashboard = demo.dashboard === true
+  app.use(express.static(PUBLIC_DIR, { index: false, maxAge: '1h' }))
+  app.get('/favicon.ico', (_req, res) => {
+    res.type('image/svg+xml').sendFile('favicon.svg', { root: PUBLIC_DIR, maxAge: '1h' })
+  })
+  // Before the sessions: the dashboard's stream stays open for minutes and needs no session.
+  if (dashboard) app.use(createDashboard({ killControl: demo.killControl === true }))
+  app.use(express.urlencoded({ extended: false, limit: '4kb' }), express.json({ limit: '4kb' }))
   app.use(sessions)
 
-  app.get('/', (_req, res) => {
-    res.type('html').send(PAGE)
+  app.get('/', (req, res) => {
+    const view: ShopView = {
+      worker,
+      user: req.session.get('customer'),
+      cart: req.session.get('basket') ?? [],
+      since: req.session.isNew ? undefined : req.session.get('since'),
+      idleTimeoutMs: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_MS,
+      message: typeof req.query.msg === 'string' && req.query.msg in MESSAGES ? req.query.msg : undefined,
+      dashboard,
+    }
+    // The home page is a page: JSON only for a client that asks for it (the dashboard does).
+    if (req.accepts(['html', 'json']) === 'json') {
+      res.json({ worker: view.worker, user: view.user ?? null, cart: view.cart, since: view.since ?? null })
+      return
+    }
+    res.set('cache-control', 'no-store').type('html').send(shopPage(view))
   })
 
   app.post('/login', async (req, res) => {
     const { username, password } = (req.body ?? {}) as { username?: string; password?: string }
-    const account = username === undefined ? undefined : USERS[username]
+    const account =
+      typeof username === 'string' && Object.hasOwn(USERS, username) ? USERS[username] : undefined
     if (account === undefined || account.password !== password) {
-      res.status(401).json({ error: 'wrong name or password' })
+      if (wantsHtml(req)) backHome(res, 'wrong-password')
+      else res.status(401).json({ error: 'wrong name or password' })
       return
     }
     // New id on login (session fixation defence); the cart collected before login is kept.
     await req.session.regenerate()
+    if (!req.session.has('since')) req.session.set('since', Date.now())
     req.session.set('customer', { id: account.id, name: username!, role: account.role })
     // The session is stored before this redirect is sent.
-    res.redirect(303, '/cart')
+    if (wantsHtml(req)) backHome(res, 'logged-in')
+    else res.redirect(303, '/cart')
   })
 
   app.get('/me', (req, res) => {
@@ -61,25 +103,34 @@ export function createShop(options: StickySessionOptions) {
   app.post('/cart', (req, res) => {
     const item = (req.body as { item?: unknown } | undefined)?.item
     if (typeof item !== 'string' || item.length === 0 || item.length > 100) {
-      res.status(400).json({ error: 'item must be a non-empty string' })
+      if (wantsHtml(req)) backHome(res, 'bad-item')
+      else res.status(400).json({ error: 'item must be a non-empty string' })
       return
     }
+    if (req.session.isNew) req.session.set('since', Date.now())
     const cart = [...(req.session.get('basket') ?? []), item]
     req.session.set('basket', cart)
-    res.status(201).json(cart)
+    if (wantsHtml(req)) backHome(res, 'added')
+    else res.status(201).json(cart)
   })
 
-  app.get(
-    '/admin',
-    requireSession((s) => s.get('customer')?.role === 'admin'),
-    async (_req, res) => {
-      res.json({ sessions: await sessions.metrics.snapshot() })
-    },
-  )
+  const isAdmin = (session: Request['session']) => session.get('customer')?.role === 'admin'
+  // A browser that may not see the admin page is sent home with a message; the JSON API keeps the
+  // guard's 401 and 403.
+  const adminPageOrHome = (req: Request, res: Response, next: () => void) => {
+    if (wantsHtml(req) && (req.session.isNew || !isAdmin(req.session))) backHome(res, 'not-admin')
+    else next()
+  }
+  app.get('/admin', adminPageOrHome, requireSession(isAdmin), async (req, res) => {
+    const counters = await sessions.metrics.snapshot()
+    if (wantsHtml(req)) res.type('html').send(adminPage(worker, { ...counters }, dashboard))
+    else res.json({ sessions: counters })
+  })
 
   app.post('/logout', async (req, res) => {
     await req.session.destroy()
-    res.status(204).end()
+    if (wantsHtml(req)) backHome(res, 'logged-out')
+    else res.status(204).end()
   })
 
   return { app, sessions }

@@ -1,3 +1,5 @@
+import http from 'node:http'
+import type { ClusterMetricsSnapshot } from '@tether/cluster'
 import { expect } from 'chai'
 import supertest from 'supertest'
 import { type RunningExample, startExample } from '../support/example-process.js'
@@ -5,7 +7,7 @@ import { waitFor } from '../support/load-loop.js'
 import { cookieFrom } from '../support/session-cookie.js'
 import { walkThroughShop } from '../support/shop-scenario.js'
 
-// The demo (`npm run demo`): the shop on 2 workers, each with its own MemoryStore. Every step of
+// The demo (`npm run demo`): the shop on 4 workers, each with its own MemoryStore. Every step of
 // the journey only works if each request reaches the worker that holds its session.
 describe('examples/express-shop on a Tether cluster (the demo)', function () {
   this.timeout(60_000)
@@ -17,14 +19,14 @@ describe('examples/express-shop on a Tether cluster (the demo)', function () {
 
   it('prints its URL', () => {
     expect(shop.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/)
-    expect(shop.output()).to.include('2-worker cluster')
+    expect(shop.output()).to.include('4-worker cluster')
   })
 
   it('supports login, cart, admin guard and logout across workers', async () => {
     for (let i = 0; i < 4; i++) await walkThroughShop(shop.url)
   })
 
-  it('spreads new sessions over both workers and keeps each on its own', async () => {
+  it('spreads new sessions over the 4 workers and keeps each on its own', async () => {
     const workers = new Set<string>()
     for (let i = 0; i < 12; i++) {
       const created = await supertest(shop.url)
@@ -41,7 +43,7 @@ describe('examples/express-shop on a Tether cluster (the demo)', function () {
         expect(cart.body).to.deep.equal([`item-${i}`])
       }
     }
-    expect([...workers].sort()).to.deep.equal(['w0', 'w1'])
+    expect([...workers].sort()).to.deep.equal(['w0', 'w1', 'w2', 'w3'])
   })
 
   it('keeps the cart of a worker killed with kill -9 (replication), then gives it back to it', async () => {
@@ -61,5 +63,36 @@ describe('examples/express-shop on a Tether cluster (the demo)', function () {
     }, 15_000)
     const after = await supertest(shop.url).get('/cart').set('Cookie', cookie).expect(200)
     expect(after.body).to.deep.equal(['apple', 'pear', 'plum'])
+  })
+
+  it('streams the cluster to the dashboard and serves it to Prometheus', async () => {
+    // One Server-Sent Event from the stream: the primary's view of the 4 workers.
+    const sample = await new Promise<{ at: number; metrics: ClusterMetricsSnapshot }>((resolve, reject) => {
+      const req = http.get(`${shop.url}/dashboard/events`, (res) => {
+        expect(res.headers['content-type']).to.equal('text/event-stream')
+        let text = ''
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString()
+          const event = /^data: (.+)$/m.exec(text)
+          if (event !== null) {
+            req.destroy()
+            resolve(JSON.parse(event[1]!))
+          }
+        })
+      })
+      req.setTimeout(10_000, () => req.destroy(new Error('no event within 10 s')))
+      req.on('error', reject)
+    })
+    expect(sample.metrics.slots.map((s) => s.route)).to.deep.equal(['w0', 'w1', 'w2', 'w3'])
+    expect(sample.metrics.replication.mode).to.equal('sync')
+    const page = await supertest(shop.url).get('/metrics').expect(200)
+    expect(page.text).to.match(/^tether_cluster_worker_up\{worker="w3"\} 1$/m)
+    expect(page.text).to.match(/^tether_cluster_replication_sent_total \d+$/m)
+  })
+
+  it('kills only a worker of the cluster, and only when asked with JSON', async () => {
+    await supertest(shop.url).post('/dashboard/kill').type('form').send({ worker: 'w0' }).expect(404)
+    const unknown = await supertest(shop.url).post('/dashboard/kill').send({ worker: 'w9' }).expect(409)
+    expect(unknown.body).to.deep.equal({ error: 'no such worker running' })
   })
 })

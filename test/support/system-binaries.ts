@@ -9,6 +9,7 @@ const INSTALL: Record<string, string> = {
   'redis-server': 'apt-get install redis-server',
   haproxy: 'apt-get install haproxy',
   openssl: 'apt-get install openssl',
+  chromium: 'apt-get install chromium',
 }
 
 const found = new Map<string, boolean>()
