@@ -2,7 +2,12 @@
 // primary once a second while someone watches), the demo's kill control, and /metrics for
 // Prometheus. None of it needs the visitor's session, so it is mounted before the session
 // middleware: a stream that stays open for minutes holds no session.
-import { type ClusterMetricsSnapshot, clusterMetrics, registerClusterPrometheus } from '@tether/cluster'
+import {
+  type ClusterMetricsSnapshot,
+  clusterMetrics,
+  drainSignal,
+  registerClusterPrometheus,
+} from '@tether/cluster'
 import express, { type Request, type Response, Router } from 'express'
 import { Registry } from 'prom-client'
 import { layout } from './pages.js'
@@ -104,8 +109,19 @@ export function createDashboard(options: { killControl: boolean }): Router {
     })
     // After a worker dies the browser reconnects within a second, through the router again.
     res.write('retry: 1000\n\n')
+    // A draining worker (reload, Ctrl-C) ends its streams rather than waiting out drainTimeout.
+    const draining = drainSignal()
+    if (draining.aborted) {
+      res.end()
+      return
+    }
+    const end = () => res.end()
+    draining.addEventListener('abort', end, { once: true })
     sampler.add(res)
-    req.on('close', () => sampler.remove(res))
+    req.on('close', () => {
+      draining.removeEventListener('abort', end)
+      sampler.remove(res)
+    })
   })
 
   router.post('/dashboard/kill', express.json({ limit: '1kb' }), async (req: Request, res: Response) => {

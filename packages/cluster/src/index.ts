@@ -1,6 +1,7 @@
 // The public API of @tether/cluster: what an app needs to run a sticky-session cluster.
 export type { Cluster } from './cluster.js'
 export { clusterMetrics } from './cluster-metrics.js'
+export { drainSignal } from './drain-signal.js'
 export { HashRing, type HashRingOptions } from './hash-ring.js'
 export type { ClusterMetricsSnapshot, RoutedBy, SlotSnapshot } from './metrics.js'
 export type { ClusterOptions } from './options.js'

@@ -14,6 +14,7 @@ import {
   sessionCookieNames,
   verifyCookieValue,
 } from '@tether/core/adapter'
+import { startDraining } from './drain-signal.js'
 import { type ConnectionMessage, isTetherMessage, type StatsMessage, type WorkerMessage } from './messages.js'
 import { armRequestTimeouts, responding, wrappedSocket } from './node-internals.js'
 import { heartbeatInterval, type ResolvedClusterOptions } from './options.js'
@@ -272,6 +273,7 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
   const drain = () => {
     if (draining) return
     draining = true
+    startDraining()
     drainTimer = setInterval(() => {
       for (const [socket, state] of connections) {
         const requestSocket = state.requestSocket ?? socket
