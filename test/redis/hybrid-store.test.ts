@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { HybridStore, Metrics, SessionManager, type StoredSession } from '@tether/core'
 import { expect } from 'chai'
 import type { Redis } from 'ioredis'
+import { describeDestroyAll, OWNER } from '../suites/destroy-all.js'
 import { describePrototypeKeys } from '../suites/prototype-keys.js'
 import { describeStoreContract, newStoreId, writeOf } from '../suites/store-contract.js'
 import {
@@ -51,6 +52,13 @@ describeWith('redis-server', 'HybridStore and the SessionStore contract', () => 
   describePrototypeKeys('HybridStore (ioredis)', async () =>
     contractStore(ioredisClient(await sharedRedisServer()), 'hybrid'),
   )
+  describeDestroyAll('HybridStore (ioredis)', async () => {
+    const store = await contractStore(ioredisClient(await sharedRedisServer()), 'hybrid')
+    return {
+      manager: new SessionManager({ secret: SECRET, store, owner: OWNER }),
+      close: () => store.close(),
+    }
+  })
 
   for (const [name, connect] of [
     ['ioredis Cluster', ioredisClusterClient],

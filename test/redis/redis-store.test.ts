@@ -1,6 +1,7 @@
 import { RedisStore, SessionManager } from '@tether/core'
 import { expect } from 'chai'
 import sinon from 'sinon'
+import { describeDestroyAll, OWNER } from '../suites/destroy-all.js'
 import { describePrototypeKeys } from '../suites/prototype-keys.js'
 import { describeStoreContract, newStoreId, writeOf } from '../suites/store-contract.js'
 import {
@@ -53,6 +54,15 @@ describeWith('redis-server', 'RedisStore and the SessionStore contract', () => {
   describeStoreContract('RedisStore (node-redis v5)', () => contractStore('node-redis'))
   describeStoreContract('RedisStore (ioredis Cluster)', () => contractStore('ioredis-cluster'))
   describePrototypeKeys('RedisStore (ioredis)', () => contractStore('ioredis'))
+  for (const kind of ['ioredis', 'ioredis-cluster'] as const) {
+    describeDestroyAll(`RedisStore (${kind})`, async () => {
+      const store = await contractStore(kind)
+      return {
+        manager: new SessionManager({ secret: SECRET, store, owner: OWNER }),
+        close: () => store.close(),
+      }
+    })
+  }
 })
 
 describeWith('redis-server', 'RedisStore options', () => {

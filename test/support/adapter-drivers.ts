@@ -51,6 +51,8 @@ export type ReplyKind = (typeof REPLY_KINDS)[number]
 export interface RouteContext {
   session: Session
   query: Record<string, string | undefined>
+  /** The adapter's "log out everywhere": express `sessions.destroyAll`, fastify `fastify.tether.destroyAll`. */
+  destroyAll(userId: string): Promise<number>
 }
 
 export interface RouteSpec {
@@ -111,7 +113,11 @@ export const expressDriver: AdapterDriver = {
       if (route.guard !== undefined)
         handlers.push(requireExpressSession(route.guard.predicate, route.guard.options))
       handlers.push(async (req: Request, res: Response, next: NextFunction) => {
-        const reply = await route.handle({ session: req.session, query: req.query as Record<string, string> })
+        const reply = await route.handle({
+          session: req.session,
+          query: req.query as Record<string, string>,
+          destroyAll: (userId) => sessions.destroyAll(userId),
+        })
         sendExpress(reply, res, next)
       })
       if (route.method === 'GET') app.get(route.path, ...handlers)
@@ -191,6 +197,7 @@ export const fastifyDriver: AdapterDriver = {
             // declaration of request.session would win (test/fastify/typings.ts checks ours).
             session: (request as unknown as { session: Session }).session,
             query: request.query as Record<string, string>,
+            destroyAll: (userId) => app.tether.destroyAll(userId),
           })
           return sendFastify(answer, reply)
         },

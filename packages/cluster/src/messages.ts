@@ -3,6 +3,12 @@
 
 import type { ClusterMetricsSnapshot } from './metrics.js'
 import type { WireChange } from './replication/wire.js'
+import type {
+  DestroyedUserMessage,
+  DestroyUserMessage,
+  EndedUserMessage,
+  EndUserMessage,
+} from './user-sessions-relay.js'
 
 /** Primary -> worker, with the socket handle: serve this connection. */
 export interface ConnectionMessage {
@@ -131,6 +137,8 @@ export type PrimaryMessage =
   | ReplicaPlanMessage
   | SnapshotMessage
   | MetricsReplyMessage
+  | EndUserMessage
+  | DestroyedUserMessage
 export type WorkerMessage =
   | ReadyMessage
   | StatsMessage
@@ -138,6 +146,8 @@ export type WorkerMessage =
   | ReplicateMessage
   | AppliedMessage
   | MetricsRequestMessage
+  | DestroyUserMessage
+  | EndedUserMessage
 
 /** The environment variable naming a worker's slot index (its route is in TETHER_ROUTE). */
 export const SLOT_ENV = 'TETHER_SLOT'

@@ -13,6 +13,7 @@ import {
 import { type SlotSnapshot, SupervisorCounters } from './metrics.js'
 import { type ResolvedClusterOptions, routeOfSlot } from './options.js'
 import { ReplicationRelay } from './replication/replication-relay.js'
+import { UserSessionsRelay } from './user-sessions-relay.js'
 import { type PoolWorker, WorkerProcess } from './worker-process.js'
 
 export type { PoolWorker }
@@ -65,6 +66,8 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   readonly #leaving = new Set<WorkerProcess>()
   /** Every worker process alive, whatever its state (starting ones included). */
   readonly #alive = new Set<WorkerProcess>()
+  /** "Log out everywhere" across the workers' in-process stores. */
+  readonly #userSessions = new UserSessionsRelay()
   readonly #heartbeats: HeartbeatMonitor<WorkerProcess>
   /** Copies sessions between workers (`replication`), undefined when it is off. */
   readonly replication: ReplicationRelay<WorkerProcess> | undefined
@@ -262,6 +265,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       this.#heartbeats.heard(w)
       if (!isTetherMessage(message)) return
       if (this.replication?.onMessage(w, message) === true) return
+      if (this.#userSessions.onMessage(w, message, this.#alive)) return
       if (message.tether === 'ready') {
         this.#noteReplicatedStores(message as ReadyMessage)
         w.ready = true
@@ -382,6 +386,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     this.#leaving.delete(w)
     this.#alive.delete(w)
     this.replication?.forget(w)
+    this.#userSessions.forget(w)
     slot.pastRequests += w.requests
     // Hand-offs it never received went back to the router on 'disconnect', which comes after the
     // last message of the channel was read (unlike 'exit', which can overtake an ACK).

@@ -21,6 +21,7 @@ import { heartbeatInterval, type ResolvedClusterOptions } from './options.js'
 import { WorkerReplication } from './replication/worker-replication.js'
 import { routeOfSocketIoId, setSocketIoIdentity } from './socket-io-id.js'
 import { queryValues } from './strategies/url-param.js'
+import { serveUserSessions } from './user-sessions-worker.js'
 
 /** A Fastify instance, as far as the cluster needs one (its http server after `ready()`). */
 export interface FastifyLike {
@@ -150,6 +151,8 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
       },
     },
   )
+  // Also before the app: its session managers find the broadcast when they are made.
+  const userSessions = serveUserSessions(send)
   const { server, close } = await serverOf(await factory(), options)
   const connections = new Map<Socket, ConnectionState>()
   const cookieName = options.cookieName
@@ -305,6 +308,7 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
   process.on('message', (message: unknown, handle: unknown) => {
     if (!isTetherMessage(message)) return
     if (replication?.onMessage(message) === true) return
+    if (userSessions(message)) return
     if (message.tether === 'drain') return drain()
     if (message.tether !== 'connection' || handle === undefined || handle === null) return
     // The primary sends the raw TCP handle (see PoolWorker.handOff); wrap it like net.Server would.

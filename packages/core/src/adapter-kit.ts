@@ -37,5 +37,6 @@ export {
   type ReplicaSource,
   type ReplicationHub,
 } from './stores/replication.js'
+export { endUserSessionsHere, installUserSessionsBroadcast } from './user-sessions.js'
 export { type EveryOptionNamed, optionError, rejectUnknownOptions } from './validate.js'
 export { WAIT } from './wait.js'

@@ -98,6 +98,21 @@ export class LiveTable {
     }
   }
 
+  /**
+   * Ends the live sessions among `storeIds` whose records a store has already removed: requests
+   * still holding them see them ended and cannot write them again.
+   */
+  endRemoved(storeIds: Iterable<string>): void {
+    for (const storeId of storeIds) {
+      const live = this.#live.get(storeId)
+      if (!(live instanceof LiveSession)) continue
+      live.ended = true
+      live.dirty.clear()
+      live.stored = false
+      this.#live.delete(storeId)
+    }
+  }
+
   /** Ends a live session for everyone holding it and removes its record. */
   async end(live: LiveSession): Promise<void> {
     live.ended = true

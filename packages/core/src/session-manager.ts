@@ -8,9 +8,11 @@ import { LiveTable } from './live-table.js'
 import type { Metrics } from './metrics.js'
 import { expiryOf, type ResolvedTetherOptions, resolveTetherOptions, type TetherOptions } from './options.js'
 import { PlaintextMemo } from './plaintext-memo.js'
+import { ROUTE_ENV } from './route.js'
 import { SessionContext, type SessionServices } from './session-context.js'
 import { SessionRecords } from './session-records.js'
 import type { SessionStore } from './stores/store.js'
+import { type EndsUserSessions, forgetManager, listManager, userSessionsBroadcast } from './user-sessions.js'
 import { LOADING } from './wait.js'
 
 /**
@@ -68,6 +70,43 @@ export class SessionManager {
     this.store.attachMetrics?.(this.metrics)
     const store = this.store
     if (store.count !== undefined) this.metrics.activeCount = () => store.count!()
+    // In a cluster worker, "log out everywhere" reaches this manager's in-process store from any worker.
+    if (store.inProcess && process.env[ROUTE_ENV] !== undefined) listManager(this.#userSessions)
+  }
+
+  /** What the cluster calls in this worker when any worker ends a user's sessions. */
+  readonly #userSessions: EndsUserSessions = { endUserHere: (userId) => this.#endUserHere(userId) }
+
+  /**
+   * Ends every session of a user ("log out everywhere", after a password change or a stolen
+   * laptop); resolves with how many there were. Needs the `owner` option, which ties each session
+   * to its user when it is written. Requests of those sessions still in flight see them ended
+   * and cannot bring them back. In a Tether cluster with an in-process store (MemoryStore), every
+   * worker ends the user's sessions (and the copies it keeps for other workers).
+   */
+  async destroyAll(userId: string): Promise<number> {
+    if (this.#options.owner === undefined) {
+      throw new TypeError(
+        'destroyAll() needs the owner option: owner: (session) => the user id, so that sessions are tied to their user',
+      )
+    }
+    if (typeof userId !== 'string' || userId === '') {
+      throw new TypeError(`destroyAll() needs a non-empty string user id (got ${typeof userId})`)
+    }
+    const broadcast = this.store.inProcess ? userSessionsBroadcast() : undefined
+    return broadcast === undefined ? (await this.#endUserHere(userId)).length : broadcast(userId)
+  }
+
+  async #endUserHere(userId: string): Promise<string[]> {
+    if (this.store.destroyAll === undefined) {
+      throw new TypeError(
+        'destroyAll() needs a store that keeps a per-user index (MemoryStore, RedisStore, HybridStore); this one has no destroyAll()',
+      )
+    }
+    const ended = await this.store.destroyAll(userId)
+    this.#services.table.endRemoved(ended)
+    if (ended.length > 0) this.metrics.increment('destroyed', ended.length)
+    return ended
   }
 
   /**
@@ -152,6 +191,7 @@ export class SessionManager {
 
   /** Releases the store if the manager created it (the default MemoryStore). */
   async close(): Promise<void> {
+    forgetManager(this.#userSessions)
     if (this.#options.ownsStore) await this.store.close()
   }
 

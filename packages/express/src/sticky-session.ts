@@ -18,6 +18,11 @@ export interface StickySessionMiddleware extends RequestHandler {
   readonly manager: SessionManager
   /** The counters (created, destroyed, rejected cookies, store errors, misroutes, …). */
   readonly metrics: Metrics
+  /**
+   * Ends every session of a user ("log out everywhere"; needs the `owner` option); resolves with
+   * how many there were. On a Tether cluster with MemoryStore it reaches every worker.
+   */
+  destroyAll(userId: string): Promise<number>
   /** Releases the timers of the default MemoryStore; a store you passed in is yours to close. */
   close(): Promise<void>
 }
@@ -71,6 +76,7 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
     manager,
     metrics: manager.metrics,
     close: () => manager.close(),
+    destroyAll: (userId: string) => manager.destroyAll(userId),
   })
 }
 

@@ -17,6 +17,11 @@ export interface TetherDecoration {
   readonly manager: SessionManager
   /** The counters (created, destroyed, rejected cookies, store errors, misroutes, …). */
   readonly metrics: Metrics
+  /**
+   * Ends every session of a user ("log out everywhere"; needs the `owner` option); resolves with
+   * how many there were. On a Tether cluster with MemoryStore it reaches every worker.
+   */
+  destroyAll(userId: string): Promise<number>
 }
 
 const CONTEXT = Symbol('tether.context')
@@ -43,7 +48,11 @@ interface RequestWithContext {
 async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptions): Promise<void> {
   const replies = new FailureReplies(resolveAdapterOptions(options).retryAfter)
   const manager = new SessionManager(options)
-  const decoration: TetherDecoration = { manager, metrics: manager.metrics }
+  const decoration: TetherDecoration = {
+    manager,
+    metrics: manager.metrics,
+    destroyAll: (userId) => manager.destroyAll(userId),
+  }
 
   fastify.decorate('tether', decoration)
   // Declared up front so every request object has the same shape.

@@ -4,7 +4,7 @@ import type { ReplicaOp } from '@tether/core/adapter'
 // is serialised to JSON and parsed again twice on its way (worker, primary, backup). About half the
 // size of the object form for a typical small change.
 
-/** [store, 0, id, route, set, unset, createdAt, touchedAt, expiresAt, flags, seal] | [store, 1, id, route, touchedAt, expiresAt] | [store, 2, id, route] */
+/** [store, 0, id, route, set, unset, createdAt, touchedAt, expiresAt, flags, seal, owner] | [store, 1, id, route, touchedAt, expiresAt] | [store, 2, id, route] */
 export type WireChange =
   | readonly [
       number,
@@ -17,6 +17,7 @@ export type WireChange =
       number,
       number,
       number,
+      string | null,
       string | null,
     ]
   | readonly [number, 1, string, string, number, number]
@@ -40,6 +41,7 @@ export function toWire(store: number, change: ReplicaOp): WireChange {
         change.expiresAt,
         (change.established ? ESTABLISHED : 0) | (change.full ? FULL : 0),
         change.seal ?? null,
+        change.owner ?? null,
       ]
     case 'touch':
       return [store, 1, change.id, change.route, change.touchedAt, change.expiresAt]
@@ -63,6 +65,7 @@ export function fromWire(wire: WireChange): ReplicaOp {
         established: (wire[9] & ESTABLISHED) !== 0,
         full: (wire[9] & FULL) !== 0,
         seal: wire[10] ?? undefined,
+        owner: wire[11] ?? undefined,
       }
     case 1:
       return { op: 'touch', id: wire[2], route: wire[3], touchedAt: wire[4], expiresAt: wire[5] }
@@ -98,6 +101,7 @@ export function merge(earlier: ReplicaOp, later: ReplicaOp): ReplicaOp {
     // A whole record with changes on top is still a whole record.
     full: earlier.full || later.full,
     seal: earlier.seal ?? later.seal,
+    owner: later.owner ?? earlier.owner,
     established: earlier.established || later.established,
   }
 }

@@ -3,6 +3,7 @@ import { DEFAULT_ROUTE, ROUTE_ENV } from '../route.js'
 import { optionError, positiveInteger, positiveNumber, rejectUnknownOptions, warnOnce } from '../validate.js'
 import { ExpiryIndex } from './expiry-index.js'
 import { forgetLocalStore, listLocalStore } from './local-stores.js'
+import { OwnerIndex } from './owner-index.js'
 import { offerForReplication, type ReplicaFeed, type ReplicaOp, type ReplicaSource } from './replication.js'
 import type { SessionStore, SessionWrite, StoredSession } from './store.js'
 
@@ -35,6 +36,8 @@ class Entry implements StoredSession {
   expiresAt: number
   /** The route of the session's cookie (where the cluster routes it), for replication. */
   route: string
+  /** The user the session belongs to (the SessionManager's `owner` option), for destroyAll. */
+  owner: string | undefined = undefined
   /** Neighbours in the list of anonymous sessions (least recently active first). */
   older: Entry | undefined = undefined
   newer: Entry | undefined = undefined
@@ -75,6 +78,7 @@ export class MemoryStore implements SessionStore {
   #oldest: Entry | undefined
   #newest: Entry | undefined
   readonly #expiry: ExpiryIndex<Entry>
+  readonly #owners = new OwnerIndex<Entry>()
   readonly #timer: NodeJS.Timeout
   #metrics: Metrics | undefined
   /** Where changes go when the cluster replicates this store to a backup worker. */
@@ -169,6 +173,7 @@ export class MemoryStore implements SessionStore {
     const fields = entry.fields
     for (const key of change.unset) delete fields[key]
     Object.assign(fields, change.set)
+    if (change.owner !== undefined) this.#owners.assign(entry, change.owner)
     this.#markActive(entry)
     // A new record goes whole (its `set` is every field); later ones as the change alone.
     this.#feed?.changed({
@@ -183,6 +188,7 @@ export class MemoryStore implements SessionStore {
       established: entry.established,
       full: created,
       seal: created ? entry.seal : undefined,
+      owner: entry.owner,
     })
     return true
   }
@@ -223,11 +229,36 @@ export class MemoryStore implements SessionStore {
     return [...this.#entries].filter(([, e]) => e.expiresAt > now).map(([id]) => id)
   }
 
+  /**
+   * Ends every session of a user ("log out everywhere": needs the SessionManager's `owner`
+   * option); returns their ids. In a cluster, SessionManager#destroyAll asks every worker.
+   */
+  async destroyAll(userId: string): Promise<string[]> {
+    const ended: string[] = []
+    for (const entry of this.#owners.of(assertUserId(userId))) {
+      ended.push(entry.id)
+      this.#remove(entry.id)
+      this.#feed?.changed({ op: 'destroy', id: entry.id, route: entry.route })
+    }
+    if (ended.length > 0 && this.#feed?.waits === true) await this.#feed.settled()
+    return ended
+  }
+
+  /** Store ids of a user's live sessions (needs the SessionManager's `owner` option). */
+  async sessionsOf(userId: string): Promise<string[]> {
+    const now = Date.now()
+    return this.#owners
+      .of(assertUserId(userId))
+      .filter((entry) => entry.expiresAt > now)
+      .map((entry) => entry.id)
+  }
+
   async clear(): Promise<void> {
     if (this.#feed !== undefined)
       for (const entry of this.#entries.values())
         this.#feed.changed({ op: 'destroy', id: entry.id, route: entry.route })
     this.#entries.clear()
+    this.#owners.clear()
     this.#oldest = this.#newest = undefined
     this.#expiry.clear()
   }
@@ -249,6 +280,7 @@ export class MemoryStore implements SessionStore {
         }
         this.#entries.delete(entry.id)
         this.#unlist(entry)
+        this.#owners.remove(entry)
         removed++
       }
     }
@@ -330,6 +362,7 @@ export class MemoryStore implements SessionStore {
     if (change.full) for (const key of Object.keys(fields)) delete fields[key]
     for (const key of change.unset) delete fields[key]
     Object.assign(fields, change.set)
+    if (change.full || change.owner !== undefined) this.#owners.assign(entry, change.owner)
     this.#markActive(entry)
     return true
   }
@@ -349,6 +382,7 @@ export class MemoryStore implements SessionStore {
     if (entry === undefined) return
     this.#entries.delete(id)
     this.#unlist(entry)
+    this.#owners.remove(entry)
     this.#expiry.unschedule(entry, entry.expiresAt)
   }
 
@@ -400,5 +434,15 @@ function wholeRecord(entry: Entry): ReplicaOp {
     established: entry.established,
     full: true,
     seal: entry.seal,
+    owner: entry.owner,
   }
+}
+
+function assertUserId(userId: unknown): string {
+  if (typeof userId !== 'string' || userId === '') {
+    throw new TypeError(
+      `destroyAll() and sessionsOf() need a non-empty string user id (got ${typeof userId})`,
+    )
+  }
+  return userId
 }

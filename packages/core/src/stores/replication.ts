@@ -21,6 +21,8 @@ export type ReplicaOp =
       readonly full: boolean
       /** The record's seal (encryption at rest), sent with whole records. */
       readonly seal?: string | undefined
+      /** The user the session belongs to (for destroyAll on whichever worker holds a copy). */
+      readonly owner?: string | undefined
     }
   | {
       readonly op: 'touch'

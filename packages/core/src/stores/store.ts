@@ -71,6 +71,11 @@ export interface SessionStore {
   touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean>
   /** Removes the session; a later write with `create: false` must not recreate it. */
   destroy(id: string): Promise<void>
+  /**
+   * Ends every session whose writes carried `owner: userId` ("log out everywhere"); resolves with
+   * their ids. A later write with `create: false` must not recreate any of them.
+   */
+  destroyAll?(userId: string): Promise<string[]>
   /** How many sessions are stored, where the store can tell cheaply. */
   count?(): Promise<number>
   /** Removes every session. */
