@@ -43,7 +43,8 @@ function backHome(res: Response, message: keyof typeof MESSAGES): void {
 /** The shop: login, cart, logout and an admin page behind a guard; with `demo`, the dashboard. */
 export function createShop(options: StickySessionOptions, demo: ShopDemoOptions = {}) {
   const app = express()
-  const sessions = stickySession(options)
+  // Each session is tied to its customer, so that "log out everywhere" can find them all.
+  const sessions = stickySession({ owner: (session) => session.get('customer')?.name, ...options })
   const worker = { name: process.env.TETHER_ROUTE ?? 'single process', pid: process.pid }
   const dashboard = demo.dashboard === true
   app.use(express.static(PUBLIC_DIR, { index: false, maxAge: '1h' }))
@@ -125,6 +126,14 @@ export function createShop(options: StickySessionOptions, demo: ShopDemoOptions 
     const counters = await sessions.metrics.snapshot()
     if (wantsHtml(req)) res.type('html').send(adminPage(worker, { ...counters }, dashboard))
     else res.json({ sessions: counters })
+  })
+
+  // A password change or a lost phone: every session of this customer ends, on every worker.
+  app.post('/logout-everywhere', async (req, res) => {
+    const customer = req.session.get('customer')
+    const ended = customer === undefined ? 0 : await sessions.destroyAll(customer.name)
+    if (wantsHtml(req)) backHome(res, 'logged-out-everywhere')
+    else res.json({ ended })
   })
 
   app.post('/logout', async (req, res) => {

@@ -18,6 +18,10 @@ export interface ShopView {
 export const MESSAGES: Readonly<Record<string, { text: string; kind: 'ok' | 'error' }>> = {
   'logged-in': { text: 'You are logged in. Your cart came with you.', kind: 'ok' },
   'logged-out': { text: 'You are logged out: the session is gone.', kind: 'ok' },
+  'logged-out-everywhere': {
+    text: 'You are logged out on every device: all your sessions are gone.',
+    kind: 'ok',
+  },
   added: { text: 'Added to your cart.', kind: 'ok' },
   'wrong-password': { text: 'Wrong name or password.', kind: 'error' },
   'bad-item': { text: 'Name an item of 1 to 100 characters.', kind: 'error' },
@@ -79,7 +83,10 @@ export function shopPage(view: ShopView): string {
 </form>
 <p class="hint">Try <b>alice</b> / wonderland (admin) or <b>bob</b> / builder (customer).</p>`
       : `<p>Logged in as <b data-testid="user">${escapeHtml(view.user.name)}</b> (${escapeHtml(view.user.role)}).</p>
-<form method="post" action="/logout"><button class="secondary">Log out</button></form>`
+<div class="row">
+  <form method="post" action="/logout"><button class="secondary">Log out</button></form>
+  <form method="post" action="/logout-everywhere"><button class="secondary">Log out everywhere</button></form>
+</div>`
   const session =
     view.since === undefined
       ? '<p class="hint" data-testid="session">No session yet: one starts with your first item or login.</p>'

@@ -95,4 +95,35 @@ describe('examples/express-shop on a Tether cluster (the demo)', function () {
     const unknown = await supertest(shop.url).post('/dashboard/kill').send({ worker: 'w9' }).expect(409)
     expect(unknown.body).to.deep.equal({ error: 'no such worker running' })
   })
+
+  it('logs a customer out on every device, whichever workers hold the sessions', async () => {
+    const devices: Array<{ cookie: string; worker: string }> = []
+    for (let i = 0; i < 4; i++) {
+      const login = await supertest(shop.url)
+        .post('/login')
+        .send({ username: 'bob', password: 'builder' })
+        .expect(303)
+      devices.push({ cookie: cookieFrom(login), worker: String(login.headers['x-tether-worker']) })
+    }
+    // First visits rotate: the four devices' sessions are on more than one worker.
+    expect(new Set(devices.map((d) => d.worker)).size).to.be.greaterThan(1)
+    const alice = cookieFrom(
+      await supertest(shop.url)
+        .post('/login')
+        .send({ username: 'alice', password: 'wonderland' })
+        .expect(303),
+    )
+    const ended = await supertest(shop.url)
+      .post('/logout-everywhere')
+      .set('Cookie', devices[0]!.cookie)
+      .expect(200)
+    expect(ended.body).to.deep.equal({ ended: 4 })
+    for (const device of devices) {
+      const me = await supertest(shop.url).get('/me').set('Cookie', device.cookie).expect(200)
+      expect(me.body).to.deep.equal({ user: null })
+    }
+    expect((await supertest(shop.url).get('/me').set('Cookie', alice).expect(200)).body.user.name).to.equal(
+      'alice',
+    )
+  })
 })
