@@ -65,6 +65,10 @@ for (const driver of DRIVERS) {
         expect(res.body).to.deep.equal({ isNew: false, values: { a: true } })
         expect(setCookiesOf(res)).to.deep.equal([])
         expect(shop.metrics.get('rejectedMac')).to.equal(5)
+        // Counted against the address they came from: a brute-force signal.
+        const [from] = (await shop.metrics.snapshot()).rejectedByClient
+        expect(from?.count).to.equal(5)
+        expect(from?.client).to.match(/^(::ffff:)?127\.0\.0\.1$/)
       })
 
       it('over HTTPS, never shadow the __Host- cookie, even with a valid session of their own', async () => {

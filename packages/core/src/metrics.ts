@@ -42,7 +42,17 @@ export interface MetricsSnapshot extends MetricsCounters {
   hitRate: number
   /** Sessions stored right now, where the store can tell (MemoryStore can, Redis cannot cheaply). */
   active?: number
+  /**
+   * The client addresses that sent the most rejected cookies (bad shape or signature), most first:
+   * a brute-force signal. At most 10 here, from a table of the 1,000 most recently seen addresses.
+   */
+  rejectedByClient: Array<{ client: string; count: number }>
 }
+
+/** Client addresses whose rejected cookies are counted; the least recently seen is forgotten first. */
+const TRACKED_CLIENTS = 1000
+/** Addresses in a snapshot. */
+const TOP_CLIENTS = 10
 
 const COUNTER_HELP: Record<CounterName, string> = {
   created: 'Sessions created',
@@ -79,6 +89,8 @@ function zeroCounters(): MetricsCounters {
  */
 export class Metrics {
   readonly #counters = zeroCounters()
+  /** Rejected cookies by client address, least recently seen first (Map order), bounded. */
+  readonly #rejectedBy = new Map<string, number>()
   /** Counts live stored sessions, set by the manager from its store when the store can tell. */
   activeCount: (() => Promise<number>) | undefined
 
@@ -90,11 +102,26 @@ export class Metrics {
     return this.#counters[name]
   }
 
+  /** Counts `count` rejected cookies from `client` (an address; the adapters pass the request's). */
+  countRejectedFrom(client: string | undefined, count: number): void {
+    if (client === undefined || client === '' || count <= 0) return
+    const previous = this.#rejectedBy.get(client)
+    if (previous !== undefined) this.#rejectedBy.delete(client)
+    else if (this.#rejectedBy.size >= TRACKED_CLIENTS) {
+      this.#rejectedBy.delete(this.#rejectedBy.keys().next().value as string)
+    }
+    this.#rejectedBy.set(client, (previous ?? 0) + count)
+  }
+
   /** Every counter, the hit rate, and the active count when the store can tell it. */
   async snapshot(): Promise<MetricsSnapshot> {
     const c = this.#counters
     const loads = c.loadHits + c.loadMisses
-    const snapshot: MetricsSnapshot = { ...c, hitRate: loads === 0 ? 0 : c.loadHits / loads }
+    const rejectedByClient = [...this.#rejectedBy]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, TOP_CLIENTS)
+      .map(([client, count]) => ({ client, count }))
+    const snapshot: MetricsSnapshot = { ...c, hitRate: loads === 0 ? 0 : c.loadHits / loads, rejectedByClient }
     if (this.activeCount !== undefined) {
       try {
         snapshot.active = await this.activeCount()

@@ -112,16 +112,19 @@ export class SessionManager {
   /**
    * Starts a request's session from its Cookie header. Forged, malformed or unknown cookies give a
    * fresh session without a store read; a store failure rejects with ERR_TETHER_STORE_UNAVAILABLE.
+   * `client` (the request's address) is where rejected cookies are counted from (metrics).
    */
-  async open(cookieHeader: unknown): Promise<SessionContext> {
+  async open(cookieHeader: unknown, client?: string): Promise<SessionContext> {
     for (const value of readCookieValues(cookieHeader, this.cookie.readNames)) {
       const checked = this.#verified.check(value)
       if (checked === 'format') {
         this.metrics.increment('rejectedFormat')
+        this.metrics.countRejectedFrom(client, 1)
         continue
       }
       if (checked === 'mac') {
         this.metrics.increment('rejectedMac')
+        this.metrics.countRejectedFrom(client, 1)
         continue
       }
       const live = await this.#services.table.acquire(checked.storeId, checked.token, checked.route)
@@ -137,7 +140,7 @@ export class SessionManager {
    * one the store has in its cache never need a store read; with MemoryStore nothing does. Throws
    * ERR_TETHER_STORE_UNAVAILABLE where `open()` would reject with it.
    */
-  openNow(cookieHeader: unknown): SessionContext | undefined {
+  openNow(cookieHeader: unknown, client?: string): SessionContext | undefined {
     // Rejections are counted once this form is sure to finish: open() would count them again.
     let rejectedFormat = 0
     let rejectedMac = 0
@@ -159,6 +162,7 @@ export class SessionManager {
     }
     if (rejectedFormat > 0) this.metrics.increment('rejectedFormat', rejectedFormat)
     if (rejectedMac > 0) this.metrics.increment('rejectedMac', rejectedMac)
+    this.metrics.countRejectedFrom(client, rejectedFormat + rejectedMac)
     return context ?? this.#freshContext()
   }
 
