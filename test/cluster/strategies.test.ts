@@ -124,5 +124,35 @@ describe('routing strategies', () => {
       const local = Buffer.from([...signature, 0x20, 0x00, 0, 0])
       expect(readProxyHeader(local, 1024)).to.deep.equal({ status: 'ok', length: 16, address: undefined })
     })
+
+    it('gives one client one address however it arrived: v1, v2 and X-Forwarded-For agree on IPv6', () => {
+      const signature = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]
+      /** A v2 PROXY header over TCP6 from `source` (8 groups) to ::1. */
+      const v2From = (groups: number[]) => {
+        const body = Buffer.alloc(36)
+        for (const [i, group] of groups.entries()) body.writeUInt16BE(group, i * 2)
+        body.writeUInt16BE(1, 30)
+        return Buffer.concat([Buffer.from([...signature, 0x21, 0x21, 0, 36]), body])
+      }
+      // 2001:db8::1 as HAProxy sends it in v2: eight groups, no compression.
+      expect(readProxyHeader(v2From([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]), 1024)).to.deep.equal({
+        status: 'ok',
+        length: 52,
+        address: '2001:db8::1',
+      })
+      // An IPv4 client behind an IPv6 listener: ::ffff:198.51.100.9.
+      expect(readProxyHeader(v2From([0, 0, 0, 0, 0, 0xffff, 0xc633, 0x6409]), 1024)).to.include({
+        address: '198.51.100.9',
+      })
+      // v1 in upper case and uncompressed, and X-Forwarded-For the same way.
+      const v1 = Buffer.from('PROXY TCP6 2001:DB8:0:0:0:0:0:1 ::1 51000 80\r\n')
+      expect(readProxyHeader(v1, 1024)).to.include({ address: '2001:db8::1' })
+      const forwarded = {
+        head: head({ 'x-forwarded-for': '2001:0DB8:0000::0001' }),
+        peerAddress: '::1',
+        proxyAddress: undefined,
+      }
+      expect(clientAddress(forwarded, trustedProxies(['loopback']))).to.equal('2001:db8::1')
+    })
   })
 })

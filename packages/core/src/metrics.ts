@@ -121,7 +121,11 @@ export class Metrics {
       .sort((a, b) => b[1] - a[1])
       .slice(0, TOP_CLIENTS)
       .map(([client, count]) => ({ client, count }))
-    const snapshot: MetricsSnapshot = { ...c, hitRate: loads === 0 ? 0 : c.loadHits / loads, rejectedByClient }
+    const snapshot: MetricsSnapshot = {
+      ...c,
+      hitRate: loads === 0 ? 0 : c.loadHits / loads,
+      rejectedByClient,
+    }
     if (this.activeCount !== undefined) {
       try {
         snapshot.active = await this.activeCount()

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import { unmapAddress } from '../address.js'
+import { canonicalAddress } from '../address.js'
 
 /** Result of looking for a PROXY protocol header at the start of a connection. */
 export type ProxyHeader =
@@ -38,7 +38,7 @@ export function readProxyHeader(buffer: Buffer, maxLength: number): ProxyHeader 
     if (fields.length !== 6 || family === 0 || isIP(fields[2]!) !== family || isIP(fields[3]!) !== family) {
       return { status: 'bad' }
     }
-    return { status: 'ok', length, address: unmapAddress(fields[2]!) }
+    return { status: 'ok', length, address: canonicalAddress(fields[2]!) }
   }
   const v2 = startsLike(buffer, V2_SIGNATURE)
   if (v2 === 'no') return { status: 'none' }
@@ -58,7 +58,7 @@ export function readProxyHeader(buffer: Buffer, maxLength: number): ProxyHeader 
   if (family === 2 && length >= 16 + 36) {
     const groups: string[] = []
     for (let i = 0; i < 8; i++) groups.push(buffer.readUInt16BE(16 + i * 2).toString(16))
-    return { status: 'ok', length, address: unmapAddress(groups.join(':')) }
+    return { status: 'ok', length, address: canonicalAddress(groups.join(':')) }
   }
   return { status: 'ok', length, address: undefined } // AF_UNSPEC or UNIX: no usable address
 }

@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net'
 import { optionError } from '@tether/core/adapter'
-import { unmapAddress } from '../address.js'
+import { canonicalAddress, unmapAddress } from '../address.js'
 import type { Decision, RoutingInput, Strategy } from './strategy.js'
 
 /** A set of trusted proxy addresses (single addresses or CIDR ranges, IPv4 or IPv6). */
@@ -62,7 +62,7 @@ function forwardedAddress(element: string): string {
   } else if (a.indexOf(':') > 0 && a.indexOf(':') === a.lastIndexOf(':')) {
     a = a.slice(0, a.indexOf(':'))
   }
-  return unmapAddress(a)
+  return canonicalAddress(a)
 }
 
 /**
