@@ -3,6 +3,7 @@ import { DEFAULT_ROUTE, ROUTE_ENV } from '../route.js'
 import { optionError, positiveInteger, positiveNumber, rejectUnknownOptions, warnOnce } from '../validate.js'
 import { ExpiryIndex } from './expiry-index.js'
 import { forgetLocalStore, listLocalStore } from './local-stores.js'
+import { Entry, wholeRecord } from './memory-entry.js'
 import { OwnerIndex } from './owner-index.js'
 import { offerForReplication, type ReplicaFeed, type ReplicaOp, type ReplicaSource } from './replication.js'
 import type { SessionStore, SessionWrite, StoredSession } from './store.js'
@@ -23,40 +24,6 @@ export interface MemoryStoreOptions {
    * @default 1000
    */
   sweepInterval?: number
-}
-
-/** A stored session and the store's bookkeeping for it, in one object (one allocation per session). */
-class Entry implements StoredSession {
-  /** No prototype: a key named `__proto__` is stored like any other. */
-  readonly fields: Record<string, string> = Object.create(null)
-  createdAt: number
-  touchedAt: number
-  established: boolean
-  seal: string | undefined
-  expiresAt: number
-  /** The route of the session's cookie (where the cluster routes it), for replication. */
-  route: string
-  /** The user the session belongs to (the SessionManager's `owner` option), for destroyAll. */
-  owner: string | undefined = undefined
-  /** Neighbours in the list of anonymous sessions (least recently active first). */
-  older: Entry | undefined = undefined
-  newer: Entry | undefined = undefined
-  listed = false
-
-  constructor(
-    readonly id: string,
-    change: Pick<SessionWrite, 'createdAt' | 'touchedAt' | 'established' | 'expiresAt'> & {
-      readonly seal?: string | undefined
-    },
-    route: string,
-  ) {
-    this.createdAt = change.createdAt
-    this.touchedAt = change.touchedAt
-    this.established = change.established
-    this.seal = change.seal
-    this.expiresAt = change.expiresAt
-    this.route = route
-  }
 }
 
 /**
@@ -417,24 +384,6 @@ export class MemoryStore implements SessionStore {
     this.#remove(oldest.id)
     this.#metrics?.increment('evictions')
     this.#feed?.changed({ op: 'destroy', id: oldest.id, route: oldest.route })
-  }
-}
-
-/** A stored session as one whole-record change, its fields copied (the entry keeps changing). */
-function wholeRecord(entry: Entry): ReplicaOp {
-  return {
-    op: 'write',
-    id: entry.id,
-    route: entry.route,
-    set: { ...entry.fields },
-    unset: [],
-    createdAt: entry.createdAt,
-    touchedAt: entry.touchedAt,
-    expiresAt: entry.expiresAt,
-    established: entry.established,
-    full: true,
-    seal: entry.seal,
-    owner: entry.owner,
   }
 }
 
