@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url'
 export interface RunningExample {
   readonly url: string
   readonly output: () => string
-  stop(): Promise<void>
+  /** Sends SIGTERM (SIGKILL after 5 s) and resolves with the exit code (null when killed). */
+  stop(): Promise<number | null>
 }
 
 /** Starts `examples/<name>/<entry>` with PORT=0 and waits (at most 15 s) for the URL it prints. */
@@ -27,12 +28,13 @@ export async function startExample(
   child.stderr!.on('data', (chunk: Buffer) => {
     output += chunk.toString()
   })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    await exited
+    const code = await exited
     clearTimeout(timer)
+    return code
   }
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(

@@ -41,17 +41,43 @@ export interface HaproxyHandle {
  * resolves once the frontend accepts connections.
  */
 export async function startHaproxy(makeConfig: (port: number) => string): Promise<HaproxyHandle> {
-  try {
-    execFileSync('haproxy', ['-v'], { stdio: 'ignore' })
-  } catch {
-    throw new Error('haproxy not found: apt-get install haproxy')
-  }
   const port = await freeLoopbackPort()
   const dir = mkdtempSync(join(tmpdir(), 'tether-haproxy-'))
   const file = join(dir, 'haproxy.cfg')
   writeFileSync(file, makeConfig(port))
-  execFileSync('haproxy', ['-c', '-q', '-f', file])
-  const child: ChildProcess = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] })
+  return runHaproxy(file, port, {}, () => rmSync(dir, { recursive: true, force: true }))
+}
+
+/**
+ * Starts haproxy with an existing config file (an example's own), which takes its addresses from
+ * the environment (`"${VAR}"`): `env(port)` gives them, with `port` the free frontend port.
+ */
+export async function startHaproxyWithFile(
+  file: string,
+  env: (port: number) => Record<string, string>,
+): Promise<HaproxyHandle> {
+  const port = await freeLoopbackPort()
+  return runHaproxy(file, port, env(port), () => undefined)
+}
+
+async function runHaproxy(
+  file: string,
+  port: number,
+  extraEnv: Record<string, string>,
+  cleanUp: () => void,
+): Promise<HaproxyHandle> {
+  try {
+    execFileSync('haproxy', ['-v'], { stdio: 'ignore' })
+  } catch {
+    cleanUp()
+    throw new Error('haproxy not found: apt-get install haproxy')
+  }
+  const env = { ...process.env, ...extraEnv }
+  execFileSync('haproxy', ['-c', '-q', '-f', file], { env })
+  const child: ChildProcess = spawn('haproxy', ['-db', '-f', file], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString()
@@ -60,6 +86,7 @@ export async function startHaproxy(makeConfig: (port: number) => string): Promis
   while (!(await accepts(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL')
+      cleanUp()
       throw new Error(`haproxy did not start:\n${stderr}`)
     }
     await new Promise((resolve) => setTimeout(resolve, 50))
@@ -70,7 +97,7 @@ export async function startHaproxy(makeConfig: (port: number) => string): Promis
       child.kill('SIGTERM')
       await exited
     }
-    rmSync(dir, { recursive: true, force: true })
+    cleanUp()
   }
   onStop(stop)
   return { port, stop }
