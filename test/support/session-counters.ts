@@ -3,7 +3,7 @@
 // which may or may not have been stored), and the marker must be the session's own. What a user of
 // a replicated cluster would check after a crash: nothing lost, nothing mixed up.
 import http from 'node:http'
-import { cookieOf, request } from './http-client.js'
+import { cookieOf, type JsonResponse, request } from './http-client.js'
 
 /** One session and what its client has seen of it. */
 export interface CounterSession {
@@ -29,10 +29,24 @@ export interface Anomaly {
   readonly at: number
 }
 
+/** A request that got no counter answer: an error status, a broken connection or a timeout. */
+export interface Failure {
+  readonly at: number
+  readonly error: string
+  /** The HTTP status, when an answer came. */
+  readonly status?: number
+  /** The Retry-After header of that answer. */
+  readonly retryAfter?: string
+  /** The client (of a counter load) that sent it. */
+  readonly client?: number
+}
+
 export interface CounterLoad {
   readonly requests: () => number
-  readonly failures: Array<{ at: number; error: string }>
+  readonly failures: Failure[]
   readonly anomalies: Anomaly[]
+  /** Per client, when each of its checked answers arrived (ms since epoch, in order). */
+  readonly answeredAt: number[][]
   stop(): Promise<void>
 }
 
@@ -85,25 +99,45 @@ export function checkAnswer(session: CounterSession, body: Record<string, unknow
   return undefined
 }
 
-/** One request of a session's client, checked. */
+/** One request of a session's client, checked. True when it got a counter answer. */
 export async function step(
   port: number,
   session: CounterSession,
   agent: http.Agent | false,
   anomalies: Anomaly[],
-  failures: Array<{ at: number; error: string }>,
-): Promise<void> {
+  failures: Failure[],
+  client?: number,
+): Promise<boolean> {
+  let response: JsonResponse
   try {
-    const response = await request(port, '/', { agent, headers: { cookie: session.cookie }, timeout: 10_000 })
-    // Answered by a worker that no longer serves the session (its owner is back): ask again.
-    if (response.body.misrouted === true) return
-    if (response.status !== 200) throw new Error(`status ${response.status}`)
-    const anomaly = checkAnswer(session, response.body)
-    if (anomaly !== undefined) anomalies.push(anomaly)
+    response = await request(port, '/', { agent, headers: { cookie: session.cookie }, timeout: 10_000 })
   } catch (error) {
     session.uncertain = true
-    failures.push({ at: Date.now(), error: (error as Error).message })
+    failures.push({
+      at: Date.now(),
+      error: (error as Error).message,
+      ...(client !== undefined && { client }),
+    })
+    return false
   }
+  // Answered by a worker that no longer serves the session (its owner is back): ask again.
+  if (response.body.misrouted === true) return false
+  if (response.status !== 200) {
+    // A failed request may or may not have stored its write.
+    session.uncertain = true
+    const retryAfter = response.headers['retry-after']
+    failures.push({
+      at: Date.now(),
+      error: `status ${response.status}`,
+      status: response.status,
+      ...(retryAfter !== undefined && { retryAfter }),
+      ...(client !== undefined && { client }),
+    })
+    return false
+  }
+  const anomaly = checkAnswer(session, response.body)
+  if (anomaly !== undefined) anomalies.push(anomaly)
+  return true
 }
 
 /**
@@ -117,12 +151,13 @@ export function startCounterLoad(
 ): CounterLoad {
   let running = true
   let requests = 0
-  const failures: Array<{ at: number; error: string }> = []
+  const failures: Failure[] = []
   const anomalies: Anomaly[] = []
+  const answeredAt: number[][] = Array.from({ length: concurrency }, () => [])
   const clients = Array.from({ length: concurrency }, async (_, c) => {
     const mine = sessions.filter((_, i) => i % concurrency === c)
     for (let i = 0; running && mine.length > 0; i = (i + 1) % mine.length) {
-      await step(port, mine[i]!, false, anomalies, failures)
+      if (await step(port, mine[i]!, false, anomalies, failures, c)) answeredAt[c]!.push(Date.now())
       requests++
     }
   })
@@ -130,6 +165,7 @@ export function startCounterLoad(
     requests: () => requests,
     failures,
     anomalies,
+    answeredAt,
     async stop() {
       running = false
       await Promise.all(clients)
@@ -142,9 +178,9 @@ export async function checkEverySession(
   port: number,
   sessions: readonly CounterSession[],
   concurrency = 16,
-): Promise<{ anomalies: Anomaly[]; failures: Array<{ at: number; error: string }> }> {
+): Promise<{ anomalies: Anomaly[]; failures: Failure[] }> {
   const anomalies: Anomaly[] = []
-  const failures: Array<{ at: number; error: string }> = []
+  const failures: Failure[] = []
   let next = 0
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
