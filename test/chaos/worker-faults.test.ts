@@ -1,0 +1,67 @@
+import { expect } from 'chai'
+import { describeWith } from '../support/system-binaries.js'
+import { expectSound } from './assertions.js'
+import { FULL, printChaosTable, runChaos } from './chaos-run.js'
+import { killWorker, pauseWorker } from './faults.js'
+
+// Workers killed with SIGKILL or stopped with SIGSTOP while counter sessions are under load.
+// Allowed: the requests the dead (or hung) worker had accepted break ('reset'); nothing else fails.
+// A worker's sessions go to the ring's pick meanwhile, and back when its slot is refilled: with a
+// shared Redis they are read there; with MemoryStore, 'sync' replication put a copy there first.
+
+const KILL_GAP_MS = FULL ? 3_000 : 1_500
+
+describe('chaos: workers killed and stopped under load', function () {
+  this.timeout(FULL ? 0 : 60_000)
+  after(printChaosTable)
+
+  describeWith('redis-server', 'with a shared Redis', () => {
+    for (const store of ['redis', 'hybrid'] as const) {
+      it(`kill -9 of random workers (${store === 'redis' ? 'RedisStore' : 'HybridStore'}): nothing lost or mixed up`, async () => {
+        const result = await runChaos({
+          name: `kill -9 a random worker every ${KILL_GAP_MS / 1000} s, ${store === 'redis' ? 'RedisStore' : 'HybridStore'}`,
+          store,
+          shortSeconds: 4,
+          gapMs: KILL_GAP_MS,
+          fault: (ctx) => killWorker(ctx.cluster, ctx.random),
+        })
+        expectSound(result, { recoveryMs: 2_000 })
+        expect(result.restarts, 'every killed worker replaced').to.equal(result.windows.length)
+      })
+    }
+
+    it('SIGSTOP and SIGCONT of a worker: a short stop only delays, a long one is a hung worker', async () => {
+      const heartbeatTimeout = 2_500
+      const pauses = [800, 4_000]
+      const result = await runChaos({
+        name: 'SIGSTOP a worker for 0.8 s or 4 s (heartbeat 2.5 s), RedisStore',
+        store: 'redis',
+        cluster: { heartbeatTimeout },
+        shortSeconds: 4,
+        gapMs: 1_000,
+        oneAtATime: true,
+        fault: (ctx, i) => pauseWorker(ctx.cluster, ctx.random, pauses[i % 2]!, heartbeatTimeout),
+      })
+      expectSound(result, { recoveryMs: 2_000 })
+      const long = result.windows.filter((w) => w.fault.includes('hung')).length
+      expect(result.hung, 'only the long stops count as hung').to.equal(long)
+      expect(result.restarts).to.equal(long)
+    })
+  })
+
+  it("kill -9 of random workers (MemoryStore, replication 'sync', one at a time): nothing lost", async () => {
+    const result = await runChaos({
+      name: `kill -9 a random worker every ${KILL_GAP_MS / 1000} s once all are up, MemoryStore + 'sync'`,
+      store: 'memory',
+      cluster: { replication: 'sync' },
+      shortSeconds: 4,
+      gapMs: KILL_GAP_MS,
+      // 'sync' keeps one copy of each session: two workers down at once may be a session's owner
+      // and its backup.
+      oneAtATime: true,
+      fault: (ctx) => killWorker(ctx.cluster, ctx.random),
+    })
+    expectSound(result, { recoveryMs: 2_000 })
+    expect(result.restarts).to.equal(result.windows.length)
+  })
+})
