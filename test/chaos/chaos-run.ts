@@ -48,6 +48,8 @@ export interface ChaosScenario {
   readonly shortSeconds: number
   /** Pause between the end of one fault and the start of the next, ms. */
   readonly gapMs: number
+  /** Clients keep one connection per session open (as browsers do) instead of one per request. */
+  readonly keepAlive?: boolean
   /** Waits until every slot has a ready worker before each fault (one failure at a time). */
   readonly oneAtATime?: boolean
   /** Injects one fault; resolves with its window once it is over. */
@@ -62,6 +64,8 @@ export interface ChaosResult {
   readonly finalFailures: number
   readonly restarts: number
   readonly hung: number
+  /** Requests that reached a worker other than their session's owner (keep-alive connections). */
+  readonly misroutes: number
 }
 
 const reported: ChaosFigures[] = []
@@ -102,7 +106,7 @@ export async function runChaos(scenario: ChaosScenario): Promise<ChaosResult> {
       { NODE_V8_COVERAGE: '' },
     )
     const sessions = await createCounterSessions(cluster.port, sessionCount, 'chaos')
-    const load = startCounterLoad(cluster.port, sessions, clients)
+    const load = startCounterLoad(cluster.port, sessions, clients, { keepAlive: scenario.keepAlive === true })
     const windows: FaultWindow[] = []
     const ctx: FaultContext = { cluster, redis, random: prng(SEED) }
     const started = Date.now()
@@ -150,6 +154,7 @@ export async function runChaos(scenario: ChaosScenario): Promise<ChaosResult> {
       finalFailures: final.failures.length,
       restarts: metrics.restarts,
       hung: metrics.hung,
+      misroutes: metrics.misroutes,
     }
   } finally {
     await cluster?.close()

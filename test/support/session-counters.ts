@@ -142,22 +142,28 @@ export async function step(
 
 /**
  * `concurrency` clients, each owning every concurrency-th session and sending its requests one
- * after another (so one session never has two requests in flight), a new connection each.
+ * after another (so one session never has two requests in flight): a new connection each, or with
+ * `keepAlive` one pooled connection per session, as each session were a browser of its own.
  */
 export function startCounterLoad(
   port: number,
   sessions: readonly CounterSession[],
   concurrency: number,
+  options: { keepAlive?: boolean } = {},
 ): CounterLoad {
   let running = true
   let requests = 0
   const failures: Failure[] = []
   const anomalies: Anomaly[] = []
   const answeredAt: number[][] = Array.from({ length: concurrency }, () => [])
+  const agents = sessions.map(() =>
+    options.keepAlive === true ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false,
+  )
   const clients = Array.from({ length: concurrency }, async (_, c) => {
-    const mine = sessions.filter((_, i) => i % concurrency === c)
-    for (let i = 0; running && mine.length > 0; i = (i + 1) % mine.length) {
-      if (await step(port, mine[i]!, false, anomalies, failures, c)) answeredAt[c]!.push(Date.now())
+    const mine = sessions.flatMap((_, i) => (i % concurrency === c ? [i] : []))
+    for (let k = 0; running && mine.length > 0; k = (k + 1) % mine.length) {
+      const i = mine[k]!
+      if (await step(port, sessions[i]!, agents[i]!, anomalies, failures, c)) answeredAt[c]!.push(Date.now())
       requests++
     }
   })
@@ -169,6 +175,7 @@ export function startCounterLoad(
     async stop() {
       running = false
       await Promise.all(clients)
+      for (const agent of agents) if (agent !== false) agent.destroy()
     },
   }
 }
