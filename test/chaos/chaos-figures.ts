@@ -14,7 +14,7 @@ export interface ChaosFigures {
   readonly requests: number
   /** Failed requests by kind. */
   readonly failed: Partial<Record<FailureKind, number>>
-  /** Failures no fault explains: a wrong kind, or outside every fault's window. */
+  /** Failures no fault explains: a wrong kind, outside every window, or run where none may have. */
   readonly unexplained: readonly Failure[]
   /** Anomalies by kind, during the load and in the final read of every session. */
   readonly anomalies: Partial<Record<Anomaly['kind'], number>>
@@ -31,15 +31,20 @@ export function kindOf(failure: Failure): FailureKind {
   if (failure.status === 503 && /^\d+$/.test(failure.retryAfter ?? '')) return '503'
   if (failure.status !== undefined) return 'other'
   if (/timed out/.test(failure.error)) return 'timeout'
-  return 'reset'
+  return failure.stale === true ? 'stale' : 'reset'
 }
 
 /** The window that explains `failure`, if any. */
 function explainedBy(failure: Failure, windows: readonly FaultWindow[]): FaultWindow | undefined {
   const kind = kindOf(failure)
-  // A failure is recorded when its client noticed: never before the fault began.
+  // Noticed after the fault began, and sent before it was over (and its grace): a client starved
+  // of CPU may notice a broken connection late, which must not make its failure unexplained.
   return windows.find(
-    (w) => w.allowed.includes(kind) && failure.at >= w.start && failure.at <= w.end + w.graceMs,
+    (w) =>
+      w.allowed.includes(kind) &&
+      (w.mayHaveRun || failure.landed !== true) &&
+      failure.at >= w.start &&
+      (failure.sentAt ?? failure.at) <= w.end + w.graceMs,
   )
 }
 
@@ -121,8 +126,8 @@ function total(counts: Partial<Record<string, number>>): number {
 }
 
 function detail(counts: Partial<Record<string, number>>): string {
-  const parts = Object.entries(counts).map(([kind, n]) => `${n} ${kind}`)
-  return parts.length === 0 ? '0' : `${total(counts)} (${parts.join(', ')})`
+  const parts = Object.entries(counts).map(([kind, n]) => `${n?.toLocaleString('en-US')} ${kind}`)
+  return parts.length === 0 ? '0' : `${total(counts).toLocaleString('en-US')} (${parts.join(', ')})`
 }
 
 /** The header of the Markdown table that `tableRow` fills. */

@@ -18,7 +18,7 @@ const STORES = [
 ] as const
 
 describeWith('redis-server', 'chaos: Redis stopped and frozen under load', function () {
-  this.timeout(FULL ? 0 : 60_000)
+  this.timeout(FULL ? 0 : 90_000)
   before(function () {
     if (process.env.REDIS_URL) this.skip() // these stop and freeze a server of their own
   })

@@ -3,7 +3,7 @@
 // which may or may not have been stored), and the marker must be the session's own. What a user of
 // a replicated cluster would check after a crash: nothing lost, nothing mixed up.
 import http from 'node:http'
-import { cookieOf, type JsonResponse, request } from './http-client.js'
+import { cookieOf, type JsonResponse, request, type StaleConnectionError } from './http-client.js'
 
 /** One session and what its client has seen of it. */
 export interface CounterSession {
@@ -15,6 +15,8 @@ export interface CounterSession {
   count: number
   /** The last request failed: its write may or may not have been stored. */
   uncertain: boolean
+  /** That failure, marked `landed` once the next answer shows its write was stored after all. */
+  lastFailure?: Failure | undefined
   /** Workers (by route) that answered it. */
   readonly answeredBy: Set<string>
 }
@@ -31,7 +33,10 @@ export interface Anomaly {
 
 /** A request that got no counter answer: an error status, a broken connection or a timeout. */
 export interface Failure {
+  /** When the client noticed the failure. */
   readonly at: number
+  /** When the request was sent (the same as `at` when unknown). */
+  readonly sentAt?: number
   readonly error: string
   /** The HTTP status, when an answer came. */
   readonly status?: number
@@ -39,6 +44,10 @@ export interface Failure {
   readonly retryAfter?: string
   /** The client (of a counter load) that sent it. */
   readonly client?: number
+  /** Sent on a pooled connection that the server had closed meanwhile (see StaleConnectionError). */
+  readonly stale?: boolean
+  /** The next answer of its session showed that its write was stored: it did run. */
+  landed?: boolean
 }
 
 export interface CounterLoad {
@@ -109,25 +118,26 @@ export async function step(
   client?: number,
 ): Promise<boolean> {
   let response: JsonResponse
+  const sentAt = Date.now()
   try {
     response = await request(port, '/', { agent, headers: { cookie: session.cookie }, timeout: 10_000 })
   } catch (error) {
-    session.uncertain = true
-    failures.push({
+    failed(session, failures, {
       at: Date.now(),
+      sentAt,
       error: (error as Error).message,
       ...(client !== undefined && { client }),
+      ...((error as StaleConnectionError).staleConnection === true && { stale: true }),
     })
     return false
   }
   // Answered by a worker that no longer serves the session (its owner is back): ask again.
   if (response.body.misrouted === true) return false
   if (response.status !== 200) {
-    // A failed request may or may not have stored its write.
-    session.uncertain = true
     const retryAfter = response.headers['retry-after']
-    failures.push({
+    failed(session, failures, {
       at: Date.now(),
+      sentAt,
       error: `status ${response.status}`,
       status: response.status,
       ...(retryAfter !== undefined && { retryAfter }),
@@ -135,9 +145,20 @@ export async function step(
     })
     return false
   }
+  const before = session.count
   const anomaly = checkAnswer(session, response.body)
   if (anomaly !== undefined) anomalies.push(anomaly)
+  else if (session.lastFailure !== undefined && session.count === before + 2)
+    session.lastFailure.landed = true
+  session.lastFailure = undefined
   return true
+}
+
+/** Records a failed request: its write may or may not have been stored. */
+function failed(session: CounterSession, failures: Failure[], failure: Failure): void {
+  session.uncertain = true
+  session.lastFailure = failure
+  failures.push(failure)
 }
 
 /**
