@@ -71,5 +71,18 @@ describe('chaos figures', () => {
     ).to.equal(700)
     expect(figures(failures, [[2_300], [2_050]]).unrecovered).to.equal(1)
     expect(figures([], [[], []]).recoveryMs).to.equal(0)
+    // Held up by a second fault at 2,500: not the first one's recovery.
+    const second: FaultWindow = { ...window, start: 2_500, end: 3_000 }
+    const held = chaosFigures({
+      scenario: 'test',
+      seconds: 1,
+      sessions: 1,
+      clients: 1,
+      load: { failures: [unavailable(1_500, 0)], answeredAt: [[6_000]], anomalies: [], requests: () => 1 },
+      windows: [window, second],
+      finalAnomalies: [],
+    })
+    expect(held.recoveryMs).to.equal(0)
+    expect(held.unrecovered).to.equal(0)
   })
 })

@@ -62,7 +62,9 @@ function firstAfter(times: readonly number[], t: number): number | undefined {
 
 /**
  * Recovery after each fault: from the fault's end until every client that failed because of it
- * had a successful answer after its last such failure.
+ * had a successful answer after its last such failure. An answer held up by the next fault (the
+ * client's next request went to the next victim) is that fault's delay, not this one's recovery:
+ * such a client is left out here, and a client with no answer at all afterwards is unrecovered.
  */
 function recoveries(
   load: Pick<CounterLoad, 'failures' | 'answeredAt'>,
@@ -70,7 +72,8 @@ function recoveries(
 ): { worst: number; unrecovered: number } {
   let worst = 0
   let unrecovered = 0
-  for (const w of windows) {
+  windows.forEach((w, i) => {
+    const nextStart = windows[i + 1]?.start ?? Number.POSITIVE_INFINITY
     const lastFailure = new Map<number, number>()
     for (const f of load.failures) {
       if (f.client === undefined || explainedBy(f, [w]) === undefined) continue
@@ -80,10 +83,10 @@ function recoveries(
     for (const [client, at] of lastFailure) {
       const next = firstAfter(load.answeredAt[client] ?? [], at)
       if (next === undefined) recovered = false
-      else worst = Math.max(worst, next - w.end)
+      else if (next <= nextStart) worst = Math.max(worst, next - w.end)
     }
     if (!recovered) unrecovered++
-  }
+  })
   return { worst, unrecovered }
 }
 
