@@ -10,6 +10,15 @@ export interface JsonResponse {
   text: string
 }
 
+/**
+ * Set on the error of a request that went out on a pooled keep-alive connection and got no byte
+ * of an answer: the server closed the connection as idle while the request was on its way (the
+ * race HTTP/1.1 clients, browsers among them, answer by sending the request again).
+ */
+export interface StaleConnectionError extends Error {
+  staleConnection?: boolean
+}
+
 /** Sends one request and reads the whole response; rejects after `timeout` ms. */
 export function request(
   port: number,
@@ -23,6 +32,7 @@ export function request(
   } = {},
 ): Promise<JsonResponse> {
   return new Promise((resolve, reject) => {
+    let answered = false
     const req = http.request(
       {
         host: '127.0.0.1',
@@ -33,6 +43,7 @@ export function request(
         agent: options.agent ?? false,
       },
       (res) => {
+        answered = true
         const chunks: Buffer[] = []
         res.on('data', (chunk: Buffer) => chunks.push(chunk))
         res.on('end', () => {
@@ -45,7 +56,10 @@ export function request(
       },
     )
     req.setTimeout(options.timeout ?? 10_000, () => req.destroy(new Error(`request to ${path} timed out`)))
-    req.on('error', reject)
+    req.on('error', (error: StaleConnectionError) => {
+      if (req.reusedSocket && !answered) error.staleConnection = true
+      reject(error)
+    })
     req.end(options.body)
   })
 }

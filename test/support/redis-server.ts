@@ -165,11 +165,16 @@ function stopProcess(child: ChildProcess | undefined): Promise<void> {
   })
 }
 
-/** Starts a new redis-server of its own (no persistence) on a free 127.0.0.1 port. */
-export async function startRedisServer(): Promise<RedisServerHandle> {
+/**
+ * Starts a new redis-server of its own on a free 127.0.0.1 port. No persistence unless `persistent`:
+ * then every write is in the append-only file before Redis answers it, so a stop and start keeps
+ * every acknowledged write (what an outage test needs to tell a lost session from a restart).
+ */
+export async function startRedisServer(options: { persistent?: boolean } = {}): Promise<RedisServerHandle> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'tether-redis-'))
-  let child: ChildProcess | undefined = await startProcess(port, dir, [])
+  const extra = options.persistent === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : []
+  let child: ChildProcess | undefined = await startProcess(port, dir, extra)
   const handle: RedisServerHandle = {
     host: '127.0.0.1',
     port,
@@ -181,7 +186,7 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
       await stopProcess(running)
     },
     async start() {
-      if (child === undefined) child = await startProcess(port, dir, [])
+      if (child === undefined) child = await startProcess(port, dir, extra)
     },
     pause() {
       child?.kill('SIGSTOP')

@@ -3,7 +3,7 @@
 // which may or may not have been stored), and the marker must be the session's own. What a user of
 // a replicated cluster would check after a crash: nothing lost, nothing mixed up.
 import http from 'node:http'
-import { cookieOf, request } from './http-client.js'
+import { cookieOf, type JsonResponse, request, type StaleConnectionError } from './http-client.js'
 
 /** One session and what its client has seen of it. */
 export interface CounterSession {
@@ -15,6 +15,8 @@ export interface CounterSession {
   count: number
   /** The last request failed: its write may or may not have been stored. */
   uncertain: boolean
+  /** That failure, marked `landed` once the next answer shows its write was stored after all. */
+  lastFailure?: Failure | undefined
   /** Workers (by route) that answered it. */
   readonly answeredBy: Set<string>
 }
@@ -29,10 +31,31 @@ export interface Anomaly {
   readonly at: number
 }
 
+/** A request that got no counter answer: an error status, a broken connection or a timeout. */
+export interface Failure {
+  /** When the client noticed the failure. */
+  readonly at: number
+  /** When the request was sent (the same as `at` when unknown). */
+  readonly sentAt?: number
+  readonly error: string
+  /** The HTTP status, when an answer came. */
+  readonly status?: number
+  /** The Retry-After header of that answer. */
+  readonly retryAfter?: string
+  /** The client (of a counter load) that sent it. */
+  readonly client?: number
+  /** Sent on a pooled connection that the server had closed meanwhile (see StaleConnectionError). */
+  readonly stale?: boolean
+  /** The next answer of its session showed that its write was stored: it did run. */
+  landed?: boolean
+}
+
 export interface CounterLoad {
   readonly requests: () => number
-  readonly failures: Array<{ at: number; error: string }>
+  readonly failures: Failure[]
   readonly anomalies: Anomaly[]
+  /** Per client, when each of its checked answers arrived (ms since epoch, in order). */
+  readonly answeredAt: number[][]
   stop(): Promise<void>
 }
 
@@ -85,44 +108,83 @@ export function checkAnswer(session: CounterSession, body: Record<string, unknow
   return undefined
 }
 
-/** One request of a session's client, checked. */
+/** One request of a session's client, checked. True when it got a counter answer. */
 export async function step(
   port: number,
   session: CounterSession,
   agent: http.Agent | false,
   anomalies: Anomaly[],
-  failures: Array<{ at: number; error: string }>,
-): Promise<void> {
+  failures: Failure[],
+  client?: number,
+): Promise<boolean> {
+  let response: JsonResponse
+  const sentAt = Date.now()
   try {
-    const response = await request(port, '/', { agent, headers: { cookie: session.cookie }, timeout: 10_000 })
-    // Answered by a worker that no longer serves the session (its owner is back): ask again.
-    if (response.body.misrouted === true) return
-    if (response.status !== 200) throw new Error(`status ${response.status}`)
-    const anomaly = checkAnswer(session, response.body)
-    if (anomaly !== undefined) anomalies.push(anomaly)
+    response = await request(port, '/', { agent, headers: { cookie: session.cookie }, timeout: 10_000 })
   } catch (error) {
-    session.uncertain = true
-    failures.push({ at: Date.now(), error: (error as Error).message })
+    failed(session, failures, {
+      at: Date.now(),
+      sentAt,
+      error: (error as Error).message,
+      ...(client !== undefined && { client }),
+      ...((error as StaleConnectionError).staleConnection === true && { stale: true }),
+    })
+    return false
   }
+  // Answered by a worker that no longer serves the session (its owner is back): ask again.
+  if (response.body.misrouted === true) return false
+  if (response.status !== 200) {
+    const retryAfter = response.headers['retry-after']
+    failed(session, failures, {
+      at: Date.now(),
+      sentAt,
+      error: `status ${response.status}`,
+      status: response.status,
+      ...(retryAfter !== undefined && { retryAfter }),
+      ...(client !== undefined && { client }),
+    })
+    return false
+  }
+  const before = session.count
+  const anomaly = checkAnswer(session, response.body)
+  if (anomaly !== undefined) anomalies.push(anomaly)
+  else if (session.lastFailure !== undefined && session.count === before + 2)
+    session.lastFailure.landed = true
+  session.lastFailure = undefined
+  return true
+}
+
+/** Records a failed request: its write may or may not have been stored. */
+function failed(session: CounterSession, failures: Failure[], failure: Failure): void {
+  session.uncertain = true
+  session.lastFailure = failure
+  failures.push(failure)
 }
 
 /**
  * `concurrency` clients, each owning every concurrency-th session and sending its requests one
- * after another (so one session never has two requests in flight), a new connection each.
+ * after another (so one session never has two requests in flight): a new connection each, or with
+ * `keepAlive` one pooled connection per session, as each session were a browser of its own.
  */
 export function startCounterLoad(
   port: number,
   sessions: readonly CounterSession[],
   concurrency: number,
+  options: { keepAlive?: boolean } = {},
 ): CounterLoad {
   let running = true
   let requests = 0
-  const failures: Array<{ at: number; error: string }> = []
+  const failures: Failure[] = []
   const anomalies: Anomaly[] = []
+  const answeredAt: number[][] = Array.from({ length: concurrency }, () => [])
+  const agents = sessions.map(() =>
+    options.keepAlive === true ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false,
+  )
   const clients = Array.from({ length: concurrency }, async (_, c) => {
-    const mine = sessions.filter((_, i) => i % concurrency === c)
-    for (let i = 0; running && mine.length > 0; i = (i + 1) % mine.length) {
-      await step(port, mine[i]!, false, anomalies, failures)
+    const mine = sessions.flatMap((_, i) => (i % concurrency === c ? [i] : []))
+    for (let k = 0; running && mine.length > 0; k = (k + 1) % mine.length) {
+      const i = mine[k]!
+      if (await step(port, sessions[i]!, agents[i]!, anomalies, failures, c)) answeredAt[c]!.push(Date.now())
       requests++
     }
   })
@@ -130,9 +192,11 @@ export function startCounterLoad(
     requests: () => requests,
     failures,
     anomalies,
+    answeredAt,
     async stop() {
       running = false
       await Promise.all(clients)
+      for (const agent of agents) if (agent !== false) agent.destroy()
     },
   }
 }
@@ -142,9 +206,9 @@ export async function checkEverySession(
   port: number,
   sessions: readonly CounterSession[],
   concurrency = 16,
-): Promise<{ anomalies: Anomaly[]; failures: Array<{ at: number; error: string }> }> {
+): Promise<{ anomalies: Anomaly[]; failures: Failure[] }> {
   const anomalies: Anomaly[] = []
-  const failures: Array<{ at: number; error: string }> = []
+  const failures: Failure[] = []
   let next = 0
   await Promise.all(
     Array.from({ length: concurrency }, async () => {

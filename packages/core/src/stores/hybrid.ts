@@ -309,23 +309,21 @@ export class HybridStore implements SessionStore {
     if (subscription === undefined) return
     this.#syncing = true
     const epoch = this.#epoch
+    let timer: NodeJS.Timeout | undefined
     try {
       await this.redis.resubscribe(subscription)
       if (!this.redis.subscriberReady(subscription)) throw new Error('subscriber not connected')
       const nonce = randomBytes(9).toString('base64url')
+      // Listening before the probe goes out: it can come back before the publish returns.
       const heard = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('probe not heard')), this.redis.timeout)
+        timer = setTimeout(() => reject(new Error('probe not heard')), this.redis.timeout)
         timer.unref()
-        this.#probe = {
-          nonce,
-          heard: () => {
-            clearTimeout(timer)
-            resolve()
-          },
-        }
+        this.#probe = { nonce, heard: resolve }
       })
-      await this.redis.announce(`${this.redis.origin}:~${nonce}`)
-      await heard
+      // Awaited together: when the publish fails (the main connection is still down while the
+      // subscriber is back), the wait's timeout must not reject with nobody listening, which
+      // would end the process as an unhandled rejection.
+      await Promise.all([this.redis.announce(`${this.redis.origin}:~${nonce}`), heard])
       if (epoch === this.#epoch && !this.#closed) {
         this.#caching = true
         for (const waiter of this.#waiters.splice(0)) waiter.resolve()
@@ -333,6 +331,7 @@ export class HybridStore implements SessionStore {
     } catch {
       // Redis (or the subscriber) is not back yet; the retry timer tries again.
     } finally {
+      clearTimeout(timer)
       this.#probe = undefined
       this.#syncing = false
       if (!this.#caching) this.#scheduleSync()

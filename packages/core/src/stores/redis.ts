@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { optionError, positiveNumber, rejectUnknownOptions } from '../validate.js'
+import { redactedError } from './redacted-error.js'
 import {
   type RedisClientLike,
   type RedisConnection,
@@ -383,7 +384,7 @@ export class RedisStore implements SessionStore {
         },
         (error: unknown) => {
           clearTimeout(timer)
-          reject(error)
+          reject(redactedError(error))
         },
       )
     })
