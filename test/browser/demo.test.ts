@@ -174,7 +174,7 @@ describeWith('chromium', 'the demo in a real browser (headless Chromium)', funct
       expect(await cartOf(page)).to.deep.equal(['apple', 'pear'])
 
       // Log out: the page says so, and the session is gone.
-      await page.getByRole('button', { name: 'Log out' }).click()
+      await page.getByRole('button', { name: 'Log out', exact: true }).click()
       await page.getByTestId('message').filter({ hasText: 'You are logged out' }).waitFor()
       await page.getByRole('button', { name: 'Log in' }).waitFor()
       expect(await cartOf(page)).to.deep.equal([])
