@@ -6,7 +6,7 @@ import { HeartbeatMonitor } from './heartbeat-monitor.js'
 import { isTetherMessage, type ReadyMessage, SLOT_ENV, type StatsMessage } from './messages.js'
 import { type SlotSnapshot, SupervisorCounters } from './metrics.js'
 import { type ResolvedClusterOptions, routeOfSlot } from './options.js'
-import { ReplicationRelay } from './replication/replication-relay.js'
+import { ReplicationCoordinator } from './replication/replication-coordinator.js'
 import { type PoolWorker, WorkerProcess } from './worker-process.js'
 
 export type { PoolWorker }
@@ -59,7 +59,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   readonly #alive = new Set<WorkerProcess>()
   readonly #heartbeats: HeartbeatMonitor<WorkerProcess>
   /** Copies sessions between workers (`replication`), undefined when it is off. */
-  readonly replication: ReplicationRelay<WorkerProcess> | undefined
+  readonly replication: ReplicationCoordinator<WorkerProcess> | undefined
   #closing = false
   #warnedNoStore = false
   #reloading: Promise<void> | undefined
@@ -87,7 +87,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     this.replication =
       options.replication === 'off'
         ? undefined
-        : new ReplicationRelay(
+        : new ReplicationCoordinator(
             {
               mode: options.replication,
               routes: this.#slots.map((slot) => slot.route),
@@ -95,6 +95,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
               recoveryTimeout: options.readyTimeout,
             },
             () => this.#members(),
+            () => [...this.#alive].filter((w) => w.ready),
           )
   }
 
@@ -248,6 +249,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       if (this.replication?.onMessage(w, message) === true) return
       if (message.tether === 'ready') {
         this.#noteReplicatedStores(message as ReadyMessage)
+        w.replicaPeer = (message as ReadyMessage).replica
         w.ready = true
         // Told to drain while still building its app (before it listened for messages): again.
         if (w.leaving) worker.send({ tether: 'drain' }, undefined, {}, () => undefined)

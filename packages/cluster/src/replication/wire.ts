@@ -1,8 +1,8 @@
 import type { ReplicaOp } from '@tether/core/adapter'
 
-// Replicated changes as they cross the IPC channels: arrays instead of objects, since every byte
-// is serialised to JSON and parsed again twice on its way (worker, primary, backup). About half the
-// size of the object form for a typical small change.
+// Replicated changes as they travel between workers (see peer-frames.ts): arrays instead of
+// objects, since every byte is serialised to JSON and parsed again on the way. About half the size
+// of the object form for a typical small change.
 
 /** [store, 0, id, route, set, unset, createdAt, touchedAt, expiresAt, flags, seal] | [store, 1, id, route, touchedAt, expiresAt] | [store, 2, id, route] */
 export type WireChange =
@@ -69,11 +69,6 @@ export function fromWire(wire: WireChange): ReplicaOp {
     default:
       return { op: 'destroy', id: wire[2], route: wire[3] }
   }
-}
-
-/** The route of a change on the wire (what the primary routes it by). */
-export function routeOf(wire: WireChange): string {
-  return wire[3]
 }
 
 /**
