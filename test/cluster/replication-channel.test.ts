@@ -63,14 +63,21 @@ describe('the replica channel between two workers', () => {
     for (const c of closing.splice(0)) await c.close()
   })
 
-  it('closes a connection that does not open with the key, applying nothing', async () => {
+  it('closes a connection without the key, or with garbage after it, applying nothing', async () => {
     const backup = await startHub('w1', 'sync', 1_000)
     closing.push(backup.hub)
     backup.hub.onMessage(planOf(1, { address: '/nowhere', key: 'k' }, backup.peer))
-    for (const hello of [encodeHello('not-the-key'), Buffer.alloc(0)]) {
+    const garbled = encodeBatch(1, CHANGES)
+    garbled.write('{', 9)
+    const streams = [
+      [encodeHello('not-the-key'), encodeBatch(1, CHANGES)],
+      [encodeBatch(1, CHANGES)],
+      [encodeHello(backup.peer.key), garbled, encodeBatch(1, CHANGES)],
+    ]
+    for (const frames of streams) {
       const socket = connect(backup.peer.address)
       socket.on('error', () => undefined)
-      socket.write(Buffer.concat([hello, encodeBatch(1, CHANGES)]))
+      socket.write(Buffer.concat(frames))
       await new Promise((resolve) => socket.on('close', resolve))
     }
     expect(backup.source.applied).to.deep.equal([])

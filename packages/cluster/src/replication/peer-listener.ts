@@ -47,6 +47,11 @@ export class IncomingLink {
   resume(): void {
     this.#socket.resume()
   }
+
+  /** Drops the connection: its sender sees it close and sends those sessions again. */
+  destroy(): void {
+    this.#socket.destroy()
+  }
 }
 
 export interface PeerListenerOptions {

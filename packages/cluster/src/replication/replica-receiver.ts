@@ -43,8 +43,14 @@ export class ReplicaReceiver {
   planned(epoch: number): void {
     this.#epoch = epoch
     for (const [link, bodies] of this.#deferred) {
-      while (bodies.length > 0 && bodies[0]!.readUInt32LE(0) <= epoch)
-        link.acknowledge(this.#apply(bodies.shift()!))
+      try {
+        while (bodies.length > 0 && bodies[0]!.readUInt32LE(0) <= epoch)
+          link.acknowledge(this.#apply(bodies.shift()!))
+      } catch {
+        // Not a batch after all (this runs outside the connection's own error handling).
+        bodies.length = 0
+        link.destroy()
+      }
       if (bodies.length > 0) continue
       this.#deferred.delete(link)
       link.resume()
