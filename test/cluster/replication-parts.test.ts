@@ -1,6 +1,8 @@
 import { HashRing } from '@tether/cluster'
+import type { ReplicaOp } from '@tether/core/adapter'
 import { expect } from 'chai'
 import { placeRoutes } from '../../packages/cluster/src/replication/replication-plan.js'
+import { merge } from '../../packages/cluster/src/replication/wire.js'
 import { waitFor } from '../support/load-loop.js'
 import { changeOf, planOf, startHub } from '../support/replica-hubs.js'
 import { startSocketGate } from '../support/socket-gate.js'
@@ -48,6 +50,49 @@ describe('replication placement', () => {
       )
     }
     expect(new HashRing(['only']).getExcluding('k', 'only')).to.equal(undefined)
+  })
+})
+
+describe('merging two changes of one session', () => {
+  const write = (set: Record<string, string>, unset: string[], full = false): ReplicaOp => ({
+    op: 'write',
+    id: 'id',
+    route: 'w0',
+    set,
+    unset,
+    createdAt: 1,
+    touchedAt: 2,
+    expiresAt: 3,
+    established: false,
+    full,
+  })
+  const fields = (change: ReplicaOp) =>
+    change.op === 'write'
+      ? { set: { ...change.set }, unset: [...change.unset].sort(), full: change.full }
+      : change
+
+  it('says what both say, keys set and keys removed alike', () => {
+    expect(fields(merge(write({ a: '1', b: '1' }, []), write({ b: '2', c: '2' }, [])))).to.deep.equal({
+      set: { a: '1', b: '2', c: '2' },
+      unset: [],
+      full: false,
+    })
+    expect(fields(merge(write({ a: '1', b: '1' }, ['x']), write({ c: '2', x: '2' }, ['a'])))).to.deep.equal({
+      set: { b: '1', c: '2', x: '2' },
+      unset: ['a'],
+      full: false,
+    })
+    // A whole record with a change on top is still whole.
+    expect(fields(merge(write({ a: '1' }, [], true), write({ a: '2' }, [])))).to.deep.equal({
+      set: { a: '2' },
+      unset: [],
+      full: true,
+    })
+    expect(merge(write({ a: '1' }, []), { op: 'destroy', id: 'id', route: 'w0' })).to.deep.equal({
+      op: 'destroy',
+      id: 'id',
+      route: 'w0',
+    })
   })
 })
 

@@ -80,16 +80,25 @@ export function merge(earlier: ReplicaOp, later: ReplicaOp): ReplicaOp {
   if (earlier.op === 'destroy') return later.op === 'touch' ? earlier : later
   if (earlier.op === 'touch') return later
   if (later.op === 'touch') return { ...earlier, touchedAt: later.touchedAt, expiresAt: later.expiresAt }
-  const set: Record<string, string> = Object.create(null)
-  const removed = new Set(later.unset)
-  for (const key of Object.keys(earlier.set)) if (!removed.has(key)) set[key] = earlier.set[key]!
-  Object.assign(set, later.set)
-  const unset = new Set(earlier.unset.filter((key) => !Object.hasOwn(later.set, key)))
-  for (const key of later.unset) unset.add(key)
+  let set: Record<string, string>
+  let unset: readonly string[]
+  if (later.unset.length === 0 && earlier.unset.length === 0) {
+    // The common case, merged once per request under load (a counter, a cart): keys set, none removed.
+    set = Object.assign(Object.create(null), earlier.set, later.set)
+    unset = later.unset
+  } else {
+    set = Object.create(null)
+    const removed = new Set(later.unset)
+    for (const key of Object.keys(earlier.set)) if (!removed.has(key)) set[key] = earlier.set[key]!
+    Object.assign(set, later.set)
+    const unsetKeys = new Set(earlier.unset.filter((key) => !Object.hasOwn(later.set, key)))
+    for (const key of later.unset) unsetKeys.add(key)
+    unset = [...unsetKeys]
+  }
   return {
     ...later,
     set,
-    unset: [...unset],
+    unset,
     // A whole record with changes on top is still a whole record.
     full: earlier.full || later.full,
     seal: earlier.seal ?? later.seal,

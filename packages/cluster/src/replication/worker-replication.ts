@@ -82,8 +82,8 @@ export class WorkerReplication implements ReplicationHub {
   readonly #resend = new Map<number, Map<string, string>>()
   #resendTimer: NodeJS.Timeout | undefined
   #flushScheduled = false
-  /** The queued change of each session not sent yet, by store and id, to merge later ones into. */
-  readonly #unsent = new Map<string, Queued>()
+  /** The queued change of each session not sent yet, by store index then id, to merge later ones into. */
+  readonly #unsent: Array<Map<string, Queued>> = []
   #lastDropped = false
   #keeps = new Set<string>()
   #holds = new Set<string>()
@@ -116,6 +116,7 @@ export class WorkerReplication implements ReplicationHub {
 
   attach(source: ReplicaSource): ReplicaFeed {
     const index = this.#sources.push(source) - 1
+    this.#unsent.push(new Map())
     return {
       waits: this.#sync,
       changed: (change) => this.#changed(index, change),
@@ -165,8 +166,8 @@ export class WorkerReplication implements ReplicationHub {
   }
 
   #changed(store: number, change: ReplicaOp): void {
-    const key = `${store} ${change.id}`
-    const unsent = this.#unsent.get(key)
+    const unsentOfStore = this.#unsent[store]!
+    const unsent = unsentOfStore.get(change.id)
     if (unsent !== undefined) {
       // Its session has a change waiting already: one change says both, and takes no room.
       unsent.change = merge(unsent.change, change)
@@ -181,7 +182,7 @@ export class WorkerReplication implements ReplicationHub {
     }
     this.#lastDropped = false
     const item: Queued = { store, change }
-    this.#unsent.set(key, item)
+    unsentOfStore.set(change.id, item)
     this.#queue.push(item)
     this.#queuedAt.push(Date.now())
     this.#scheduleFlush()
@@ -220,8 +221,8 @@ export class WorkerReplication implements ReplicationHub {
           continue
         }
         count++
-        const key = `${item.store} ${item.change.id}`
-        if (this.#unsent.get(key) === item) this.#unsent.delete(key)
+        const unsentOfStore = this.#unsent[item.store]!
+        if (unsentOfStore.get(item.change.id) === item) unsentOfStore.delete(item.change.id)
         const peer = this.#destinations.get(item.change.route)
         if (peer === undefined) {
           this.#withoutBackup++
@@ -331,7 +332,7 @@ export class WorkerReplication implements ReplicationHub {
     this.#sources.forEach((source, store) => {
       for (const record of source.snapshot(message.route)) {
         // Later changes go behind the whole record, not into a change queued before it.
-        this.#unsent.delete(`${store} ${record.id}`)
+        this.#unsent[store]!.delete(record.id)
         this.#queue.push({ store, change: record })
         this.#queuedAt.push(Date.now())
       }
