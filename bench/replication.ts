@@ -3,11 +3,14 @@
 // three taking turns for `rounds` rounds; the median of the per-round ratios to "off" is
 // reported. While 'async' runs, the primary's `replication.lagMs` (the age of the oldest change a
 // backup has not acknowledged: what a crash at that moment would lose) is sampled every 50 ms.
+// The CPU time of the primary and of the workers per request (user + system, from /proc on Linux)
+// is reported too: on a shared machine, where req/s is whatever CPU is left, it says more.
 //
 //   npm run bench:replication -- [seconds=3] [connections=32] [rounds=5] [--json file]
 //
 // Needs wrk (Debian: apt-get install wrk).
 import { type ChildProcess, execFile, fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { jsonArgument, writeResults } from './results.js'
@@ -23,7 +26,20 @@ type Mode = (typeof MODES)[number]
 interface Server {
   child: ChildProcess
   port: number
-  metrics(): Promise<{ replication: { lagMs: number; sent: number; acknowledged: number; dropped: number } }>
+  metrics(): Promise<{
+    replication: { lagMs: number; sent: number; acknowledged: number; dropped: number }
+    slots: Array<{ pid?: number }>
+  }>
+}
+
+/** utime + stime of a process in µs (clock ticks of 1/100 s on Linux); 0 where /proc is missing. */
+function cpuMicros(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10_000
+  } catch {
+    return 0
+  }
 }
 
 async function startServer(mode: Mode): Promise<Server> {
@@ -97,6 +113,8 @@ async function wrk(port: number, duration: number, cookies: string[]): Promise<n
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const rps = new Map<Mode, number[]>(MODES.map((m) => [m, []]))
+/** CPU µs per request of the primary and of the workers together, per round. */
+const cpu = new Map<Mode, Array<{ primary: number; workers: number }>>(MODES.map((m) => [m, []]))
 const lags: number[] = []
 let copied = { sent: 0, acknowledged: 0, dropped: 0 }
 for (let round = 0; round < rounds; round++) {
@@ -112,7 +130,15 @@ for (let round = 0; round < rounds; round++) {
           await new Promise((resolve) => setTimeout(resolve, 50))
         }
       })()
-      rps.get(mode)!.push(await wrk(server.port, seconds, cookies))
+      const workers = (await server.metrics()).slots.flatMap((slot) => slot.pid ?? [])
+      const before = { primary: cpuMicros(server.child.pid!), workers: workers.map(cpuMicros) }
+      const rate = await wrk(server.port, seconds, cookies)
+      const requests = rate * seconds
+      cpu.get(mode)!.push({
+        primary: (cpuMicros(server.child.pid!) - before.primary) / requests,
+        workers: workers.reduce((sum, pid, i) => sum + cpuMicros(pid) - before.workers[i]!, 0) / requests,
+      })
+      rps.get(mode)!.push(rate)
       sampling = false
       await sampler
       if (mode === 'sync') copied = (await server.metrics()).replication
@@ -124,15 +150,24 @@ for (let round = 0; round < rounds; round++) {
 const off = rps.get('off')!
 const ratio = (mode: Mode) => median(rps.get(mode)!.map((r, i) => r / off[i]!))
 console.log(`counter workload, 4 workers, wrk -t4 -c${connections} -d${seconds}s, ${rounds} rounds (median)`)
-console.log('| replication | requests/s | vs off | vs off, each round |')
-console.log('| ----------- | ---------: | -----: | --- |')
+const cpuOf = (mode: Mode) => ({
+  primary: median(cpu.get(mode)!.map((c) => c.primary)),
+  workers: median(cpu.get(mode)!.map((c) => c.workers)),
+})
+console.log(
+  '| replication | requests/s | vs off | vs off, each round | primary CPU µs/request | workers CPU µs/request |',
+)
+console.log('| ----------- | ---------: | -----: | --- | ---: | ---: |')
 for (const mode of MODES) {
   const each = rps
     .get(mode)!
     .map((r, i) => (r / off[i]!).toFixed(2))
     .join(', ')
   const vsOff = mode === 'off' ? '1.00x' : `${ratio(mode).toFixed(2)}x`
-  console.log(`| ${mode} | ${median(rps.get(mode)!).toFixed(0)} | ${vsOff} | ${each} |`)
+  const { primary, workers } = cpuOf(mode)
+  console.log(
+    `| ${mode} | ${median(rps.get(mode)!).toFixed(0)} | ${vsOff} | ${each} | ${primary.toFixed(1)} | ${workers.toFixed(1)} |`,
+  )
 }
 const sorted = [...lags].sort((a, b) => a - b)
 const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
@@ -148,6 +183,7 @@ writeResults(json.file, 'replication', json.args, {
   rounds,
   rps: Object.fromEntries(rps),
   ratios: { async: ratio('async'), sync: ratio('sync') },
+  cpuMicrosPerRequest: Object.fromEntries(MODES.map((mode) => [mode, cpuOf(mode)])),
   asyncLagMs: { samples: lags.length, median: pct(0.5), p99: pct(0.99), max: pct(1) },
   syncLastRound: copied,
 })

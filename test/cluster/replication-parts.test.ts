@@ -1,13 +1,14 @@
 import { HashRing } from '@tether/cluster'
-import type { ReplicaOp, ReplicaSource } from '@tether/core/adapter'
+import type { ReplicaOp } from '@tether/core/adapter'
 import { expect } from 'chai'
-import type { ReplicateMessage, WorkerMessage } from '../../packages/cluster/src/messages.js'
 import { placeRoutes } from '../../packages/cluster/src/replication/replication-plan.js'
-import { fromWire } from '../../packages/cluster/src/replication/wire.js'
-import { WorkerReplication } from '../../packages/cluster/src/replication/worker-replication.js'
+import { merge } from '../../packages/cluster/src/replication/wire.js'
 import { waitFor } from '../support/load-loop.js'
+import { changeOf, planOf, startHub } from '../support/replica-hubs.js'
+import { startSocketGate } from '../support/socket-gate.js'
 
-// The parts of replication that decide where copies go and how much may wait, on their own.
+// The parts of replication that decide where copies go and how much may wait, on their own (the
+// worker side on real replica sockets, two workers' worth in this process).
 
 const routes = Array.from({ length: 8 }, (_, i) => `w${i}`)
 
@@ -52,116 +53,125 @@ describe('replication placement', () => {
   })
 })
 
-/** A store's side with `count` sessions of route w0, each with a version. */
-function sourceOf(count: number): ReplicaSource & { versions: Map<string, number> } {
-  const versions = new Map(Array.from({ length: count }, (_, i) => [`id${i}`, 0]))
-  const record = (id: string): ReplicaOp => ({
+describe('merging two changes of one session', () => {
+  const write = (set: Record<string, string>, unset: string[], full = false): ReplicaOp => ({
     op: 'write',
-    id,
+    id: 'id',
     route: 'w0',
-    set: { v: String(versions.get(id)) },
-    unset: [],
+    set,
+    unset,
     createdAt: 1,
-    touchedAt: 1,
-    expiresAt: Date.now() + 60_000,
+    touchedAt: 2,
+    expiresAt: 3,
     established: false,
-    full: true,
+    full,
   })
-  return {
-    versions,
-    apply: () => true,
-    snapshot: () => [...versions.keys()].map(record),
-    current: (id) => record(id),
-    drop: () => 0,
-  }
-}
+  const fields = (change: ReplicaOp) =>
+    change.op === 'write'
+      ? { set: { ...change.set }, unset: [...change.unset].sort(), full: change.full }
+      : change
 
-/** A worker's replication whose messages to the primary are kept in `sent`. */
-function recordingHub(mode: 'sync' | 'async', timeout: number) {
-  const sent: ReplicateMessage[] = []
-  const hub = new WorkerReplication(
-    mode,
-    timeout,
-    (m: WorkerMessage) => {
-      if (m.tether === 'replicate') sent.push(m)
-    },
-    'w0',
-  )
-  return { hub, sent }
-}
+  it('says what both say, keys set and keys removed alike', () => {
+    expect(fields(merge(write({ a: '1', b: '1' }, []), write({ b: '2', c: '2' }, [])))).to.deep.equal({
+      set: { a: '1', b: '2', c: '2' },
+      unset: [],
+      full: false,
+    })
+    expect(fields(merge(write({ a: '1', b: '1' }, ['x']), write({ c: '2', x: '2' }, ['a'])))).to.deep.equal({
+      set: { b: '1', c: '2', x: '2' },
+      unset: ['a'],
+      full: false,
+    })
+    // A whole record with a change on top is still whole.
+    expect(fields(merge(write({ a: '1' }, [], true), write({ a: '2' }, [])))).to.deep.equal({
+      set: { a: '2' },
+      unset: [],
+      full: true,
+    })
+    expect(merge(write({ a: '1' }, []), { op: 'destroy', id: 'id', route: 'w0' })).to.deep.equal({
+      op: 'destroy',
+      id: 'id',
+      route: 'w0',
+    })
+  })
+})
 
 describe('the worker side of replication', () => {
+  const closing: Array<{ close(): unknown }> = []
+  afterEach(async () => {
+    for (const c of closing.splice(0)) await c.close()
+  })
+
+  /** An owner of w0 whose backup is behind a gate the test controls. */
+  async function ownerAndBackup(mode: 'sync' | 'async', timeout: number, sessions: number) {
+    const owner = await startHub('w0', mode, timeout, sessions)
+    const backup = await startHub('w1', mode, timeout)
+    const gate = await startSocketGate(backup.peer.address)
+    closing.push(owner.hub, backup.hub, gate)
+    backup.hub.onMessage(planOf(1, owner.peer, backup.peer))
+    owner.hub.onMessage(planOf(1, owner.peer, { address: gate.address, key: backup.peer.key }))
+    return { owner, backup, gate }
+  }
+
   it('bounds what waits for a stuck backup, counts the drops, and resends those sessions whole', async () => {
-    const { hub, sent } = recordingHub('async', 1_000)
-    const source = sourceOf(15_000)
-    const feed = hub.attach(source)
-    // Nothing is acknowledged: the backup is stuck. One change of each of 15,000 sessions.
-    for (const id of source.versions.keys()) {
-      source.versions.set(id, 1)
-      feed.changed({ ...source.current(id, 'w0'), full: false } as ReplicaOp)
+    const { owner, backup, gate } = await ownerAndBackup('async', 1_000, 15_000)
+    // The backup reads nothing: it is stuck. One change of each of 15,000 sessions.
+    gate.hold()
+    for (const id of owner.source.versions.keys()) {
+      owner.source.versions.set(id, 1)
+      owner.feed.changed(changeOf(owner.source, id))
     }
-    await waitFor(() => sent.length > 0)
-    const stats = hub.stats()
+    await waitFor(() => owner.hub.stats().sent === 10_000)
+    const stats = owner.hub.stats()
     expect(stats.pending, 'changes held at most').to.equal(10_000)
     expect(stats.dropped).to.equal(5_000)
-    // The backup catches up: every batch is acknowledged, and the dropped sessions come again, whole.
-    const resent: ReplicaOp[] = []
-    await waitFor(
-      () => {
-        for (const m of sent.splice(0)) {
-          if (m.seq > 10) resent.push(...m.changes.map(fromWire))
-          hub.onMessage({ tether: 'replicate-ack', acks: [[m.seq, 'applied']] } as never)
-        }
-        return resent.length === 5_000 && hub.stats().pending === 0
-      },
-      5_000,
-      5,
-    )
+    // The backup catches up: every batch is answered, and the dropped sessions come again, whole.
+    gate.release()
+    await waitFor(() => backup.source.applied.length === 15_000 && owner.hub.stats().pending === 0, 5_000)
+    const resent = backup.source.applied.slice(10_000)
     for (const change of resent) {
       expect(change).to.include({ op: 'write', full: true })
       if (change.op === 'write') expect(change.set.v).to.equal('1')
     }
+    expect(owner.hub.stats()).to.include({ sent: 15_000, acknowledged: 15_000, dropped: 5_000 })
   })
 
   it('sends many changes of one session before its batch leaves as one', async () => {
-    const { hub, sent } = recordingHub('async', 1_000)
-    const source = sourceOf(100)
-    const feed = hub.attach(source)
+    const { owner, backup } = await ownerAndBackup('async', 1_000, 100)
     for (let i = 0; i < 50_000; i++) {
       const id = `id${i % 100}`
-      source.versions.set(id, i)
-      feed.changed({ ...source.current(id, 'w0'), full: false } as ReplicaOp)
+      owner.source.versions.set(id, i)
+      owner.feed.changed(changeOf(owner.source, id))
     }
-    await waitFor(() => sent.length > 0)
-    const changes = sent.flatMap((m) => m.changes.map(fromWire))
-    expect(changes.length).to.equal(100)
-    expect(hub.stats().dropped).to.equal(0)
-    for (const change of changes) {
-      if (change.op === 'write') expect(change.set.v).to.equal(String(source.versions.get(change.id)))
+    await waitFor(() => owner.hub.stats().acknowledged === 100)
+    expect(backup.source.applied.length).to.equal(100)
+    expect(owner.hub.stats().dropped).to.equal(0)
+    for (const change of backup.source.applied) {
+      if (change.op === 'write') expect(change.set.v).to.equal(String(owner.source.versions.get(change.id)))
     }
   })
 
-  it("'sync': a write waits for its batch's acknowledgement, and no longer than the timeout", async () => {
-    const { hub, sent } = recordingHub('sync', 200)
-    const source = sourceOf(1)
-    const feed = hub.attach(source)
-    expect(feed.waits).to.equal(true)
-    feed.changed(source.current('id0', 'w0'))
+  it("'sync': a write waits for its backup's acknowledgement, and no longer than the timeout", async () => {
+    const { owner, backup, gate } = await ownerAndBackup('sync', 200, 1)
+    expect(owner.feed.waits).to.equal(true)
+    gate.hold()
+    owner.feed.changed(owner.source.current('id0', 'w0'))
     let done = false
-    const settled = feed.settled().then(() => {
+    const settled = owner.feed.settled().then(() => {
       done = true
     })
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(sent.length).to.equal(1)
+    await waitFor(() => owner.hub.stats().sent === 1)
     expect(done).to.equal(false)
-    hub.onMessage({ tether: 'replicate-ack', acks: [[sent[0]!.seq, 'applied']] } as never)
+    gate.release()
     await settled
-    expect(hub.stats().unacknowledged).to.equal(0)
+    expect(backup.source.applied.length).to.equal(1)
+    expect(owner.hub.stats().unacknowledged).to.equal(0)
     // Never acknowledged: released after the timeout, and counted.
-    feed.changed(source.current('id0', 'w0'))
+    gate.hold()
+    owner.feed.changed(owner.source.current('id0', 'w0'))
     const started = Date.now()
-    await feed.settled()
+    await owner.feed.settled()
     expect(Date.now() - started).to.be.at.least(150)
-    expect(hub.stats().unacknowledged).to.equal(1)
+    expect(owner.hub.stats().unacknowledged).to.equal(1)
   })
 })

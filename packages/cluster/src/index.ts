@@ -10,7 +10,7 @@ export {
   type PrometheusRegistry,
   registerClusterPrometheus,
 } from './prometheus.js'
-export type { ReplicationMetrics } from './replication/replication-relay.js'
+export type { ReplicationMetrics } from './replication/replication-coordinator.js'
 export { socketIoId } from './socket-io-id.js'
 export { startCluster } from './start-cluster.js'
 export type { StrategyName } from './strategies/strategy.js'

@@ -2,7 +2,7 @@
 // never collide with the app's own process.send() traffic.
 
 import type { ClusterMetricsSnapshot } from './metrics.js'
-import type { WireChange } from './replication/wire.js'
+import type { ReplicaPeer } from './replication/peer-link.js'
 import type {
   DestroyedUserMessage,
   DestroyUserMessage,
@@ -31,6 +31,8 @@ export interface ReadyMessage {
   readonly tether: 'ready'
   /** With replication on: how many MemoryStores the app attached (0 means nothing to copy). */
   readonly replicatedStores?: number
+  /** With replication on: the socket the other workers send this one their copies on. */
+  readonly replica?: ReplicaPeer
 }
 
 /** Worker -> primary, throttled: what the worker counts itself. */
@@ -66,48 +68,20 @@ export interface MetricsReplyMessage {
   readonly metrics: ClusterMetricsSnapshot
 }
 
-/** One change of a replicated store, with the store's index in its worker (see wire.ts). */
-export type ReplicaEntry = WireChange
-
-/** Worker -> primary: changes for the backups, in the order they were made. */
-export interface ReplicateMessage {
-  readonly tether: 'replicate'
-  readonly seq: number
-  readonly changes: readonly ReplicaEntry[]
-  /** Snapshots (see SnapshotMessage) whose last change is in this batch. */
-  readonly snapshotsDone?: readonly number[]
-}
-
-/** How a batch ended: applied, lost on the way (its sessions are sent again), or nobody to back it up. */
-export type BatchOutcome = 'applied' | 'lost' | 'no-backup'
-
-/** Primary -> worker: how its batches ended (those that ended in one turn, together). */
-export interface ReplicateAckMessage {
-  readonly tether: 'replicate-ack'
-  readonly acks: ReadonlyArray<readonly [seq: number, outcome: BatchOutcome]>
-}
-
-/** Primary -> worker: apply these changes from another worker, then answer with AppliedMessage. */
-export interface ApplyMessage {
-  readonly tether: 'replica-apply'
-  readonly ref: number
-  readonly changes: readonly ReplicaEntry[]
-}
-
-/** Worker -> primary: the changes of these ApplyMessages are applied (`gaps[i]` of `refs[i]`'s had no record). */
-export interface AppliedMessage {
-  readonly tether: 'replica-applied'
-  readonly refs: readonly number[]
-  readonly gaps: readonly number[]
-}
-
-/** Primary -> worker, whenever the living workers change: the routes it serves and keeps copies of. */
+/**
+ * Primary -> every ready worker, whenever the living workers change: where each route's sessions
+ * live. A worker among `peers` serves the routes it holds and keeps copies of those it is the
+ * backup of (dropping the rest); every worker sends its changes of a route to the route's holder,
+ * or to its backup when it is the holder itself.
+ */
 export interface ReplicaPlanMessage {
   readonly tether: 'replica-plan'
-  /** Routes whose requests come here. */
-  readonly holds: readonly string[]
-  /** Routes whose sessions this worker keeps (held ones and backed-up ones); the rest are dropped. */
-  readonly keeps: readonly string[]
+  /** Grows with every plan; each batch carries the epoch its destination was chosen by. */
+  readonly epoch: number
+  /** The workers placed (the living ones the router sends to). */
+  readonly peers: readonly ReplicaPeer[]
+  /** Each route with the index in `peers` of its holder and of its backup (-1: none). */
+  readonly routes: ReadonlyArray<readonly [route: string, holder: number, backup: number]>
 }
 
 /** Primary -> worker: send every session of `route` (to whoever needs it now), then mark `tag` done. */
@@ -117,9 +91,21 @@ export interface SnapshotMessage {
   readonly tag: number
 }
 
+/** Worker -> primary: the snapshots of these tags are applied by their destination (or lost on the way). */
+export interface SnapshotDoneMessage {
+  readonly tether: 'replica-snapshot-done'
+  readonly tags: readonly number[]
+}
+
 /** What a worker reports of its replication in StatsMessage (counts since it started). */
 export interface WorkerReplicationStats {
-  /** Changes dropped because the queue to the backup was full (they are sent again later). */
+  /** Changes it sent to be copied (or had no backup for). */
+  readonly sent: number
+  /** Changes its backups applied. */
+  readonly acknowledged: number
+  /** Changes made while no other worker was there to keep a copy. */
+  readonly withoutBackup: number
+  /** Changes dropped because a queue was full or a backup was lost with them (sent again later). */
   readonly dropped: number
   /** Writes whose response went out before the backup acknowledged ('sync', replicationTimeout). */
   readonly unacknowledged: number
@@ -132,8 +118,6 @@ export interface WorkerReplicationStats {
 export type PrimaryMessage =
   | ConnectionMessage
   | DrainMessage
-  | ReplicateAckMessage
-  | ApplyMessage
   | ReplicaPlanMessage
   | SnapshotMessage
   | MetricsReplyMessage
@@ -143,8 +127,7 @@ export type WorkerMessage =
   | ReadyMessage
   | StatsMessage
   | HeartbeatMessage
-  | ReplicateMessage
-  | AppliedMessage
+  | SnapshotDoneMessage
   | MetricsRequestMessage
   | DestroyUserMessage
   | EndedUserMessage

@@ -1,5 +1,5 @@
 import type { RejectReason } from './http-responses.js'
-import type { ReplicationMetrics } from './replication/replication-relay.js'
+import type { ReplicationMetrics } from './replication/replication-coordinator.js'
 import type { StrategyName } from './strategies/strategy.js'
 
 /**

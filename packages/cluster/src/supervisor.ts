@@ -12,7 +12,7 @@ import {
 } from './messages.js'
 import { type SlotSnapshot, SupervisorCounters } from './metrics.js'
 import { type ResolvedClusterOptions, routeOfSlot } from './options.js'
-import { ReplicationRelay } from './replication/replication-relay.js'
+import { ReplicationCoordinator } from './replication/replication-coordinator.js'
 import { UserSessionsRelay } from './user-sessions-relay.js'
 import { type PoolWorker, WorkerProcess } from './worker-process.js'
 
@@ -70,7 +70,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   readonly #userSessions = new UserSessionsRelay()
   readonly #heartbeats: HeartbeatMonitor<WorkerProcess>
   /** Copies sessions between workers (`replication`), undefined when it is off. */
-  readonly replication: ReplicationRelay<WorkerProcess> | undefined
+  readonly replication: ReplicationCoordinator<WorkerProcess> | undefined
   #closing = false
   #warnedNoStore = false
   #reloading: Promise<void> | undefined
@@ -99,7 +99,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     this.replication =
       options.replication === 'off'
         ? undefined
-        : new ReplicationRelay(
+        : new ReplicationCoordinator(
             {
               mode: options.replication,
               routes: this.#slots.map((slot) => slot.route),
@@ -107,6 +107,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
               recoveryTimeout: options.readyTimeout,
             },
             () => this.#members(),
+            () => [...this.#alive].filter((w) => w.ready),
           )
   }
 
@@ -268,6 +269,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       if (this.#userSessions.onMessage(w, message, this.#alive)) return
       if (message.tether === 'ready') {
         this.#noteReplicatedStores(message as ReadyMessage)
+        w.replicaPeer = (message as ReadyMessage).replica
         w.ready = true
         // Told to drain while still building its app (before it listened for messages): again.
         if (w.leaving) worker.send({ tether: 'drain' }, undefined, {}, () => undefined)

@@ -2,6 +2,7 @@ import type { Worker } from 'node:cluster'
 import type { Connection } from './connection.js'
 import type { ConnectionMessage, StatsMessage } from './messages.js'
 import { onHandleAck } from './node-internals.js'
+import type { ReplicaPeer } from './replication/peer-link.js'
 
 // The primary's side of one worker process: the hand-off of connections over its IPC channel (one
 // handle in flight at a time, acknowledged by Node's NODE_HANDLE_ACK) and what it reports.
@@ -38,6 +39,8 @@ export class WorkerProcess implements PoolWorker {
   misroutes = 0
   requests = 0
   sessions = 0
+  /** Where the other workers send it copies of their sessions (replication on). */
+  replicaPeer: ReplicaPeer | undefined
   /**
    * Hand-offs waiting for the one in flight to be acknowledged. Node's channel carries one handle
    * at a time and would queue the rest itself, but it walks its whole queue again on every ACK.

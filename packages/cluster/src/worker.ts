@@ -141,7 +141,14 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
   const replication =
     options.replication === 'off'
       ? undefined
-      : new WorkerReplication(options.replication, options.replicationTimeout, send, route)
+      : new WorkerReplication({
+          mode: options.replication,
+          timeout: options.replicationTimeout,
+          send,
+          route,
+        })
+  // Before ready: the primary passes this socket on to the other workers with the first plan.
+  const replicaPeer = await replication?.listen()
   let replicatedStores = 0
   installReplicationHub(
     replication && {
@@ -339,7 +346,11 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
   // Under a primary, a signal means "leave cleanly"; the primary decides about a replacement.
   process.on('SIGTERM', drain)
   process.on('SIGINT', drain)
-  send(replication === undefined ? { tether: 'ready' } : { tether: 'ready', replicatedStores })
+  send(
+    replicaPeer === undefined
+      ? { tether: 'ready' }
+      : { tether: 'ready', replicatedStores, replica: replicaPeer },
+  )
   if (options.heartbeatTimeout > 0) {
     // Sent from this event loop: a worker stuck in synchronous code (or stopped) sends none.
     setInterval(() => send({ tether: 'heartbeat' }), heartbeatInterval(options.heartbeatTimeout)).unref()

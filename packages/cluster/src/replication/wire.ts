@@ -1,8 +1,8 @@
 import type { ReplicaOp } from '@tether/core/adapter'
 
-// Replicated changes as they cross the IPC channels: arrays instead of objects, since every byte
-// is serialised to JSON and parsed again twice on its way (worker, primary, backup). About half the
-// size of the object form for a typical small change.
+// Replicated changes as they travel between workers (see peer-frames.ts): arrays instead of
+// objects, since every byte is serialised to JSON and parsed again on the way. About half the size
+// of the object form for a typical small change.
 
 /** [store, 0, id, route, set, unset, createdAt, touchedAt, expiresAt, flags, seal, owner] | [store, 1, id, route, touchedAt, expiresAt] | [store, 2, id, route] */
 export type WireChange =
@@ -74,11 +74,6 @@ export function fromWire(wire: WireChange): ReplicaOp {
   }
 }
 
-/** The route of a change on the wire (what the primary routes it by). */
-export function routeOf(wire: WireChange): string {
-  return wire[3]
-}
-
 /**
  * One change that says what `earlier` and then `later` (of the same session) say together, so a
  * session changed many times before a batch leaves is sent once.
@@ -88,16 +83,25 @@ export function merge(earlier: ReplicaOp, later: ReplicaOp): ReplicaOp {
   if (earlier.op === 'destroy') return later.op === 'touch' ? earlier : later
   if (earlier.op === 'touch') return later
   if (later.op === 'touch') return { ...earlier, touchedAt: later.touchedAt, expiresAt: later.expiresAt }
-  const set: Record<string, string> = Object.create(null)
-  const removed = new Set(later.unset)
-  for (const key of Object.keys(earlier.set)) if (!removed.has(key)) set[key] = earlier.set[key]!
-  Object.assign(set, later.set)
-  const unset = new Set(earlier.unset.filter((key) => !Object.hasOwn(later.set, key)))
-  for (const key of later.unset) unset.add(key)
+  let set: Record<string, string>
+  let unset: readonly string[]
+  if (later.unset.length === 0 && earlier.unset.length === 0) {
+    // The common case, merged once per request under load (a counter, a cart): keys set, none removed.
+    set = Object.assign(Object.create(null), earlier.set, later.set)
+    unset = later.unset
+  } else {
+    set = Object.create(null)
+    const removed = new Set(later.unset)
+    for (const key of Object.keys(earlier.set)) if (!removed.has(key)) set[key] = earlier.set[key]!
+    Object.assign(set, later.set)
+    const unsetKeys = new Set(earlier.unset.filter((key) => !Object.hasOwn(later.set, key)))
+    for (const key of later.unset) unsetKeys.add(key)
+    unset = [...unsetKeys]
+  }
   return {
     ...later,
     set,
-    unset: [...unset],
+    unset,
     // A whole record with changes on top is still a whole record.
     full: earlier.full || later.full,
     seal: earlier.seal ?? later.seal,

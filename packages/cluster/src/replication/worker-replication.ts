@@ -1,33 +1,36 @@
 import type { ReplicaFeed, ReplicaOp, ReplicaSource, ReplicationHub } from '@tether/core/adapter'
 import type {
-  ApplyMessage,
-  ReplicaEntry,
   ReplicaPlanMessage,
-  ReplicateAckMessage,
-  ReplicateMessage,
   SnapshotMessage,
   WorkerMessage,
   WorkerReplicationStats,
 } from '../messages.js'
-import { fromWire, merge, toWire } from './wire.js'
+import { type Batch, InFlight } from './in-flight.js'
+import { PeerLink, type ReplicaPeer } from './peer-link.js'
+import { ReplicaReceiver } from './replica-receiver.js'
+import { merge, toWire, type WireChange } from './wire.js'
 
 // The worker's side of session replication: the MemoryStores of the app attach here; their
-// changes are batched once per turn of the event loop and sent to the primary, which passes each
-// on to the backup of its route; changes from other workers are applied here. What is queued or in
-// flight is bounded: past the bound changes are dropped, and the sessions they belong to are sent
-// again whole once the backup keeps up, so a slow backup costs freshness, never memory.
+// changes are batched (every turn of the event loop in 'sync', every few ms in 'async') and sent
+// straight to the worker that keeps the copies of their route, over that worker's replica socket;
+// the primary only tells each worker where every route lives (the plan) and when to send a whole
+// route (a snapshot). What is queued or in flight is bounded: past the bound changes are dropped,
+// and the sessions they belong to are sent again whole later, as are those of batches lost with a
+// backup's connection, so a slow or dead backup costs freshness, never memory.
 
 /** Most changes queued (not yet sent) before new ones are dropped and remembered for a resend. */
 const MAX_QUEUED = 10_000
 /** Most changes per batch. */
 const MAX_BATCH = 1_000
-/** Most batches in flight (sent, not yet acknowledged). */
+/** Most batches in flight (sent, not yet answered by every backup they went to). */
 const MAX_IN_FLIGHT = 32
+/** Most changes sent to one backup and not yet answered; past it a batch is lost (and resent later). */
+const MAX_OUTSTANDING = 20_000
 /** Pause before sessions whose changes were lost are sent again, so a stuck backup costs no busy loop. */
 const RESEND_DELAY_MS = 1_000
 /**
  * How long 'async' collects changes before it sends them: a few ms of possible loss buys batches
- * many times larger, which is what the primary's IPC work scales with. 'sync' sends every turn.
+ * many times larger. 'sync' sends every turn.
  */
 const ASYNC_BATCH_MS = 10
 
@@ -39,60 +42,81 @@ interface Queued {
 
 type QueueItem = Queued | { readonly snapshotDone: number }
 
-interface Batch {
-  readonly seq: number
-  readonly sentAt: number
-  /** Store index, id and route of each change, to send the sessions again if the batch is lost. */
-  readonly sessions: ReadonlyArray<readonly [number, string, string]>
-  /** Writes waiting for this batch ('sync'). */
-  readonly waiters: Array<() => void>
-  timer: NodeJS.Timeout | undefined
+/** The share of a batch that went to one backup. */
+interface Part {
+  readonly batch: Batch
+  readonly count: number
+  /** Store index, id and route of each change, to send the sessions again if the part is lost. */
+  readonly sessions: Array<readonly [number, string, string]>
 }
 
 export type Send = (message: WorkerMessage) => void
 
+export interface WorkerReplicationOptions {
+  readonly mode: 'sync' | 'async'
+  /** replicationTimeout: how long a 'sync' write waits for its backup at most. */
+  readonly timeout: number
+  /** Messages to the primary. */
+  readonly send: Send
+  /** This worker's route: its own sessions are its to keep until the first plan says otherwise. */
+  readonly route: string
+}
+
 export class WorkerReplication implements ReplicationHub {
   readonly #sync: boolean
-  readonly #timeout: number
   readonly #send: Send
   readonly #sources: ReplicaSource[] = []
   readonly #queue: QueueItem[] = []
   /** Time each queued change was made, for the lag figure (parallel to #queue). */
   readonly #queuedAt: number[] = []
-  readonly #inFlight = new Map<number, Batch>()
-  /** Writes waiting for the batch that will carry the newest change ('sync'). */
-  #waiting: Array<() => void> = []
-  /** Bounds the wait of writes whose batch cannot be sent yet (every slot in flight). */
-  #waitingTimer: NodeJS.Timeout | undefined
-  #waitingSince = 0
+  readonly #inFlight: InFlight
+  readonly #receiver: ReplicaReceiver
+  /** This worker's own replica socket, once listening. */
+  #self: string | undefined
+  #epoch = 0
+  /** Where this worker sends the changes of each route (undefined: nowhere, no backup). */
+  #destinations = new Map<string, ReplicaPeer | undefined>()
+  /** Connections to the other workers' replica sockets, by address (made when first needed). */
+  readonly #links = new Map<string, PeerLink<Part>>()
   /** Sessions to send again whole: store index -> id -> route. */
   readonly #resend = new Map<number, Map<string, string>>()
   #resendTimer: NodeJS.Timeout | undefined
   #flushScheduled = false
-  /** The queued change of each session not sent yet, by store and id, to merge later ones into. */
-  readonly #unsent = new Map<string, Queued>()
-  /** Applied changes not yet reported to the primary (see #apply). */
-  #applied: { refs: number[]; gaps: number[] } = { refs: [], gaps: [] }
+  /** The queued change of each session not sent yet, by store index then id, to merge later ones into. */
+  readonly #unsent: Array<Map<string, Queued>> = []
   #lastDropped = false
-  #seq = 0
   #keeps = new Set<string>()
   #holds = new Set<string>()
+  #sent = 0
+  #acknowledged = 0
+  #withoutBackup = 0
   #dropped = 0
   #unacknowledged = 0
   /** Called when the routes this worker serves change (the worker lets go of their connections). */
   onHoldsChanged: ((holds: ReadonlySet<string>) => void) | undefined
 
-  constructor(mode: 'sync' | 'async', timeout: number, send: Send, ownRoute: string) {
-    this.#sync = mode === 'sync'
-    this.#timeout = timeout
-    this.#send = send
-    // Until the primary's first plan: this worker's own sessions are its to keep.
-    this.#keeps.add(ownRoute)
-    this.#holds.add(ownRoute)
+  constructor(options: WorkerReplicationOptions) {
+    this.#sync = options.mode === 'sync'
+    this.#send = options.send
+    this.#inFlight = new InFlight(options.timeout, (batch) => {
+      if (batch.snapshotsDone.length > 0)
+        this.#send({ tether: 'replica-snapshot-done', tags: batch.snapshotsDone })
+    })
+    this.#receiver = new ReplicaReceiver(this.#sources, () => this.#keeps, this.#sync)
+    this.#keeps.add(options.route)
+    this.#holds.add(options.route)
+  }
+
+  /** Opens this worker's replica socket (before the app is built); what the primary tells the others. */
+  async listen(): Promise<ReplicaPeer> {
+    const peer = await this.#receiver.listen()
+    this.#self = peer.address
+    return peer
   }
 
   attach(source: ReplicaSource): ReplicaFeed {
     const index = this.#sources.push(source) - 1
+    this.#unsent.push(new Map())
     return {
       waits: this.#sync,
       changed: (change) => this.#changed(index, change),
@@ -102,34 +126,22 @@ export class WorkerReplication implements ReplicationHub {
 
   /** Handles a replication message from the primary; false when it is not one. */
   onMessage(message: { tether: string }): boolean {
-    switch (message.tether) {
-      case 'replicate-ack':
-        this.#acknowledged(message as ReplicateAckMessage)
-        return true
-      case 'replica-apply':
-        this.#apply(message as ApplyMessage)
-        return true
-      case 'replica-plan':
-        this.#plan(message as ReplicaPlanMessage)
-        return true
-      case 'replica-snapshot':
-        this.#snapshot(message as SnapshotMessage)
-        return true
-      default:
-        return false
-    }
+    if (message.tether === 'replica-plan') this.#plan(message as ReplicaPlanMessage)
+    else if (message.tether === 'replica-snapshot') this.#snapshot(message as SnapshotMessage)
+    else return false
+    return true
   }
 
   stats(): WorkerReplicationStats {
-    // The oldest batch in flight was sent first (a Map keeps insertion order).
-    const oldest = this.#inFlight.values().next().value?.sentAt ?? this.#queuedAt[0]
-    let pending = this.#queue.length
-    for (const batch of this.#inFlight.values()) pending += batch.sessions.length
+    const oldest = this.#inFlight.oldestSentAt ?? this.#queuedAt[0]
     return {
+      sent: this.#sent,
+      acknowledged: this.#acknowledged,
+      withoutBackup: this.#withoutBackup,
       dropped: this.#dropped,
-      unacknowledged: this.#unacknowledged,
+      unacknowledged: this.#unacknowledged + this.#inFlight.timedOut,
       lagMs: oldest === undefined ? 0 : Date.now() - oldest,
-      pending,
+      pending: this.#queue.length + this.#inFlight.unanswered,
     }
   }
 
@@ -146,9 +158,16 @@ export class WorkerReplication implements ReplicationHub {
     })
   }
 
+  /** Stops taking copies and closes the connections to the others (tests; a worker just exits). */
+  close(): void {
+    this.#receiver.close()
+    for (const link of this.#links.values()) link.close()
+    clearTimeout(this.#resendTimer)
+  }
+
   #changed(store: number, change: ReplicaOp): void {
-    const key = `${store} ${change.id}`
-    const unsent = this.#unsent.get(key)
+    const unsentOfStore = this.#unsent[store]!
+    const unsent = unsentOfStore.get(change.id)
     if (unsent !== undefined) {
       // Its session has a change waiting already: one change says both, and takes no room.
       unsent.change = merge(unsent.change, change)
@@ -163,7 +182,7 @@ export class WorkerReplication implements ReplicationHub {
     }
     this.#lastDropped = false
     const item: Queued = { store, change }
-    this.#unsent.set(key, item)
+    unsentOfStore.set(change.id, item)
     this.#queue.push(item)
     this.#queuedAt.push(Date.now())
     this.#scheduleFlush()
@@ -174,38 +193,7 @@ export class WorkerReplication implements ReplicationHub {
       this.#unacknowledged++
       return Promise.resolve()
     }
-    if (this.#queue.length === 0) {
-      // Sent already (or nothing to send): wait for the newest batch, the one with the latest change.
-      let newest: Batch | undefined
-      for (const batch of this.#inFlight.values()) newest = batch
-      if (newest === undefined) return Promise.resolve()
-      return new Promise((resolve) => {
-        newest.waiters.push(resolve)
-        this.#armTimeout(newest, this.#timeout)
-      })
-    }
-    return new Promise((resolve) => {
-      if (this.#waiting.push(resolve) > 1) return
-      this.#waitingSince = Date.now()
-      this.#waitingTimer = setTimeout(() => {
-        this.#waitingTimer = undefined
-        const waiting = this.#waiting
-        this.#waiting = []
-        this.#unacknowledged += waiting.length
-        for (const release of waiting) release()
-      }, this.#timeout)
-      this.#waitingTimer.unref()
-    })
-  }
-
-  /** Releases `batch`'s waiters after `ms` if it is not acknowledged by then, counting them. */
-  #armTimeout(batch: Batch, ms: number): void {
-    if (batch.timer !== undefined) return
-    batch.timer = setTimeout(() => {
-      this.#unacknowledged += batch.waiters.length
-      this.#release(batch)
-    }, ms)
-    batch.timer.unref()
+    return this.#inFlight.wait(this.#queue.length > 0)
   }
 
   #scheduleFlush(): void {
@@ -224,67 +212,67 @@ export class WorkerReplication implements ReplicationHub {
     while (this.#queue.length > 0 && this.#inFlight.size < MAX_IN_FLIGHT) {
       const items = this.#queue.splice(0, MAX_BATCH)
       this.#queuedAt.splice(0, items.length)
-      const changes: ReplicaEntry[] = []
       const done: number[] = []
+      const groups = new Map<ReplicaPeer, { changes: WireChange[]; sessions: Part['sessions'] }>()
+      let count = 0
       for (const item of items) {
-        if ('snapshotDone' in item) done.push(item.snapshotDone)
-        else {
-          const key = `${item.store} ${item.change.id}`
-          if (this.#unsent.get(key) === item) this.#unsent.delete(key)
-          changes.push(toWire(item.store, item.change))
+        if ('snapshotDone' in item) {
+          done.push(item.snapshotDone)
+          continue
         }
+        count++
+        const unsentOfStore = this.#unsent[item.store]!
+        if (unsentOfStore.get(item.change.id) === item) unsentOfStore.delete(item.change.id)
+        const peer = this.#destinations.get(item.change.route)
+        if (peer === undefined) {
+          this.#withoutBackup++
+          continue
+        }
+        let group = groups.get(peer)
+        if (group === undefined) {
+          group = { changes: [], sessions: [] }
+          groups.set(peer, group)
+        }
+        group.changes.push(toWire(item.store, item.change))
+        group.sessions.push([item.store, item.change.id, item.change.route])
       }
-      const seq = ++this.#seq
-      // The writes waiting so far are for changes in this batch or earlier ones.
-      const waiters = this.#queue.length === 0 ? this.#waiting : []
-      if (this.#queue.length === 0 && waiters.length > 0) {
-        this.#waiting = []
-        clearTimeout(this.#waitingTimer)
-        this.#waitingTimer = undefined
+      this.#sent += count
+      const batch = this.#inFlight.start(done, this.#queue.length === 0)
+      for (const [peer, { changes, sessions }] of groups) {
+        const part: Part = { batch, count: changes.length, sessions }
+        this.#inFlight.addPart(batch, part.count)
+        const link = this.#link(peer)
+        if (link.outstanding + part.count > MAX_OUTSTANDING || !link.send(this.#epoch, changes, part))
+          this.#lost(part)
       }
-      const batch: Batch = {
-        seq,
-        sentAt: Date.now(),
-        sessions: changes.map((c) => [c[0], c[2], c[3]] as const),
-        waiters,
-        timer: undefined,
-      }
-      if (waiters.length > 0) {
-        batch.timer = setTimeout(
-          () => {
-            this.#unacknowledged += batch.waiters.length
-            this.#release(batch)
-          },
-          this.#timeout - (Date.now() - this.#waitingSince),
-        )
-        batch.timer.unref()
-      }
-      this.#inFlight.set(seq, batch)
-      const message: ReplicateMessage =
-        done.length > 0
-          ? { tether: 'replicate', seq, changes, snapshotsDone: done }
-          : { tether: 'replicate', seq, changes }
-      this.#send(message)
+      this.#inFlight.seal(batch)
     }
   }
 
-  #release(batch: Batch): void {
-    clearTimeout(batch.timer)
-    batch.timer = undefined
-    for (const resolve of batch.waiters.splice(0)) resolve()
+  #link(peer: ReplicaPeer): PeerLink<Part> {
+    const existing = this.#links.get(peer.address)
+    if (existing !== undefined && !existing.closed && existing.peer.key === peer.key) return existing
+    const link: PeerLink<Part> = new PeerLink<Part>(peer, {
+      answered: (part, gaps) => {
+        this.#acknowledged += part.count - gaps
+        this.#inFlight.answered(part.batch, part.count)
+        this.#flush()
+      },
+      lost: (parts) => {
+        if (this.#links.get(peer.address) === link) this.#links.delete(peer.address)
+        for (const part of parts) this.#lost(part)
+        this.#flush()
+      },
+    })
+    this.#links.set(peer.address, link)
+    return link
   }
 
-  #acknowledged(message: ReplicateAckMessage): void {
-    for (const [seq, outcome] of message.acks) {
-      const batch = this.#inFlight.get(seq)
-      if (batch === undefined) continue
-      this.#inFlight.delete(seq)
-      if (outcome === 'lost') {
-        for (const [store, id, route] of batch.sessions) this.#remember(store, id, route)
-      }
-      this.#release(batch)
-    }
-    this.#flush()
+  /** A part that never reached its backup, or whose backup is gone: its sessions go again, whole. */
+  #lost(part: Part): void {
+    this.#dropped += part.count
+    for (const [store, id, route] of part.sessions) this.#remember(store, id, route)
+    this.#inFlight.answered(part.batch, part.count)
   }
 
   #remember(store: number, id: string, route: string): void {
@@ -315,35 +303,28 @@ export class WorkerReplication implements ReplicationHub {
     }
   }
 
-  #apply(message: ApplyMessage): void {
-    let gaps = 0
-    for (const wire of message.changes) {
-      const source = this.#sources[wire[0]]
-      const change = fromWire(wire)
-      // Copies of routes this worker no longer keeps would never be dropped: ignore them.
-      if (source === undefined || !this.#keeps.has(change.route) || !source.apply(change)) gaps++
-    }
-    // Answered together with the others applied meanwhile: in this turn ('sync'), or within the
-    // batching interval ('async', where nobody waits for the answer).
-    if (this.#applied.refs.push(message.ref) === 1) {
-      const answer = () => {
-        const { refs, gaps } = this.#applied
-        this.#applied = { refs: [], gaps: [] }
-        this.#send({ tether: 'replica-applied', refs, gaps })
-      }
-      if (this.#sync) setImmediate(answer)
-      else setTimeout(answer, ASYNC_BATCH_MS).unref()
-    }
-    this.#applied.gaps.push(gaps)
-  }
-
   #plan(message: ReplicaPlanMessage): void {
-    this.#keeps = new Set(message.keeps)
-    const holds = new Set(message.holds)
-    const changed = holds.size !== this.#holds.size || [...holds].some((r) => !this.#holds.has(r))
-    this.#holds = holds
-    for (const source of this.#sources) source.drop((route) => this.#keeps.has(route))
-    if (changed) this.onHoldsChanged?.(holds)
+    const self = message.peers.findIndex((peer) => peer.address === this.#self)
+    const destinations = new Map<string, ReplicaPeer | undefined>()
+    const holds = new Set<string>()
+    const keeps = new Set<string>()
+    for (const [route, holder, backup] of message.routes) {
+      const dest = holder !== self ? holder : backup
+      destinations.set(route, dest === -1 || dest === self ? undefined : message.peers[dest])
+      if (holder === self) holds.add(route)
+      if (holder === self || backup === self) keeps.add(route)
+    }
+    this.#epoch = message.epoch
+    this.#destinations = destinations
+    // A worker the plan does not place (one that is leaving) keeps what it has until it goes.
+    if (self !== -1) {
+      const changed = holds.size !== this.#holds.size || [...holds].some((r) => !this.#holds.has(r))
+      this.#keeps = keeps
+      this.#holds = holds
+      for (const source of this.#sources) source.drop((route) => keeps.has(route))
+      if (changed) this.onHoldsChanged?.(holds)
+    }
+    this.#receiver.planned(message.epoch)
   }
 
   #snapshot(message: SnapshotMessage): void {
@@ -351,7 +332,7 @@ export class WorkerReplication implements ReplicationHub {
     this.#sources.forEach((source, store) => {
       for (const record of source.snapshot(message.route)) {
         // Later changes go behind the whole record, not into a change queued before it.
-        this.#unsent.delete(`${store} ${record.id}`)
+        this.#unsent[store]!.delete(record.id)
         this.#queue.push({ store, change: record })
         this.#queuedAt.push(Date.now())
       }
