@@ -29,6 +29,7 @@ describe('cluster options', () => {
       [{ maxHeaderSize: 10 }, /^maxHeaderSize must be/],
       [{ headersTimeout: -1 }, /^headersTimeout must be a positive integer number of milliseconds/],
       [{ nodeName: 'no spaces' }, /^nodeName must be/],
+      [{ nodeName: '' }, /^nodeName must be 1 to 27 characters/],
       [{ boundedLoad: 0.5 }, /^boundedLoad must be/],
       [{ cookieName: 'a;b' }, /^cookieName must be/],
       [{ secret: 'short' }, /^secret must be at least 32 characters/],

@@ -19,7 +19,12 @@ interface Node {
 
 async function startNode(name: string, redisPort: number): Promise<Node> {
   const child = fork(fileURLToPath(new URL('./fixtures/redis-node.ts', import.meta.url)), [], {
-    env: { ...process.env, TETHER_E2E: JSON.stringify({ node: name, redisPort, secret: SECRET }) },
+    // No coverage from these children: c8 would try to merge their reports into the core run.
+    env: {
+      ...process.env,
+      NODE_V8_COVERAGE: '',
+      TETHER_E2E: JSON.stringify({ node: name, redisPort, secret: SECRET }),
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   const port = await new Promise<number>((resolve, reject) => {

@@ -281,8 +281,12 @@ export function resolveClusterOptions(options: ClusterOptions | undefined): Reso
     boundedLoad = o.boundedLoad
   } else throw optionError('boundedLoad', 'true, false or a factor above 1 (such as 1.25)', o.boundedLoad)
   const nodeName = o.nodeName
-  if (nodeName !== undefined && (typeof nodeName !== 'string' || !ROUTE_PATTERN.test(`${nodeName}-w999`))) {
-    throw optionError('nodeName', 'up to 27 characters of A-Z, a-z, 0-9, "_" or "-"', nodeName)
+  // Empty would give routes like `-w0`, which no proxy rule could tell apart from another node's.
+  if (
+    nodeName !== undefined &&
+    (typeof nodeName !== 'string' || nodeName === '' || !ROUTE_PATTERN.test(`${nodeName}-w999`))
+  ) {
+    throw optionError('nodeName', '1 to 27 characters of A-Z, a-z, 0-9, "_" or "-"', nodeName)
   }
   if (o.host !== undefined && (typeof o.host !== 'string' || o.host === '')) {
     throw optionError('host', 'an address or host name', o.host)
