@@ -106,18 +106,21 @@ export class LiveTable {
     for (const storeId of storeIds) {
       const live = this.#live.get(storeId)
       if (!(live instanceof LiveSession)) continue
-      live.ended = true
-      live.dirty.clear()
+      this.#markEnded(live)
       live.stored = false
-      this.#live.delete(storeId)
     }
+  }
+
+  /** Nobody can change `live` any more, and no new request finds it here. */
+  #markEnded(live: LiveSession): void {
+    live.ended = true
+    live.dirty.clear()
+    if (live.storeId !== undefined && this.#live.get(live.storeId) === live) this.#live.delete(live.storeId)
   }
 
   /** Ends a live session for everyone holding it and removes its record. */
   async end(live: LiveSession): Promise<void> {
-    live.ended = true
-    live.dirty.clear()
-    if (live.storeId !== undefined && this.#live.get(live.storeId) === live) this.#live.delete(live.storeId)
+    this.#markEnded(live)
     if (!live.stored || live.storeId === undefined) return
     // Let a write already on its way land first, so the destroy is the last word.
     if (live.writing !== undefined) await live.writing.catch(() => undefined)
