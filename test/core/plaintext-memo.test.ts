@@ -25,7 +25,10 @@ class FrozenRecordStore extends MemoryStore {
     return record
   }
 
-  override async write(id: string, change: Parameters<MemoryStore['write']>[1]): Promise<boolean> {
+  override async write(
+    id: string,
+    change: Parameters<MemoryStore['write']>[1],
+  ): ReturnType<MemoryStore['write']> {
     this.#frozen.delete(id)
     return super.write(id, change)
   }

@@ -1,4 +1,11 @@
-import { MemoryStore, type SessionContext, SessionManager, type SessionWrite, WAIT } from '@tether/core'
+import {
+  MemoryStore,
+  type SessionContext,
+  SessionManager,
+  type SessionWrite,
+  WAIT,
+  type WriteConflict,
+} from '@tether/core'
 import { detectMisroute, SessionBinding } from '@tether/core/adapter'
 import { expect } from 'chai'
 
@@ -16,7 +23,7 @@ class TestBinding extends SessionBinding {
 /** A MemoryStore whose writes wait until `finish()` is called (so they take the asynchronous path). */
 class SlowStore extends MemoryStore {
   #pending: (() => void)[] = []
-  override async write(id: string, change: SessionWrite): Promise<boolean> {
+  override async write(id: string, change: SessionWrite): Promise<boolean | WriteConflict> {
     await new Promise<void>((resolve) => this.#pending.push(resolve))
     return super.write(id, change)
   }

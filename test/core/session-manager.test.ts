@@ -426,6 +426,8 @@ describe('SessionManager', () => {
       const [idA, idB] = [store.writes[0]!.id, store.writes[1]!.id]
       // Copy B's sealed field into A: the ciphertext is bound to B's id and must not decrypt in A.
       const sealed = (await store.inner.get(idB))!.fields.role!
+      // Written as someone without the secret would: the record's own seal kept as it was.
+      const { seal } = (await store.inner.get(idA))!
       await store.inner.write(idA, {
         set: { role: sealed },
         unset: [],
@@ -434,6 +436,8 @@ describe('SessionManager', () => {
         expiresAt: Date.now() + 60_000,
         established: false,
         create: false,
+        seal: seal!,
+        sealBefore: seal!,
       })
       await request(manager, a.cookie, (s) => expect(s.isNew).to.equal(true))
       expect(manager.metrics.get('decryptFailures')).to.equal(1)

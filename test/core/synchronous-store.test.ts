@@ -1,4 +1,4 @@
-import { MemoryStore, SessionManager, type SessionWrite, WAIT } from '@tether/core'
+import { MemoryStore, SessionManager, type SessionWrite, WAIT, type WriteConflict } from '@tether/core'
 import { expect } from 'chai'
 import { writeOf } from '../suites/store-contract.js'
 
@@ -7,7 +7,7 @@ const SECRET = 's'.repeat(32)
 /** A MemoryStore whose write() does more than the inherited writeNow() would. */
 class CountingStore extends MemoryStore {
   writes = 0
-  override async write(id: string, change: SessionWrite): Promise<boolean> {
+  override async write(id: string, change: SessionWrite): Promise<boolean | WriteConflict> {
     this.writes++
     return super.write(id, change)
   }

@@ -79,6 +79,74 @@ describeWith('redis-server', 'RedisStore records changed behind Tether', () => {
     await expectNoSession(key)
   })
 
+  it('an older envelope of a value put back (a role restored after a demotion) reads as no session', async () => {
+    const key = keyOf(browser.cookie!)
+    const admin = await redis.hget(key, 'd:role')
+    await browser.request((s) => s.set('role', 'demoted'))
+    await redis.hset(key, 'd:role', admin!)
+    await expectNoSession(key)
+  })
+
+  it('a value the app removed, put back, reads as no session', async () => {
+    const key = keyOf(browser.cookie!)
+    await browser.request((s) => s.set('impersonating', 'bob'))
+    const impersonating = await redis.hget(key, 'd:impersonating')
+    await browser.request((s) => s.delete('impersonating'))
+    await redis.hset(key, 'd:impersonating', impersonating!)
+    await expectNoSession(key)
+  })
+
+  it('a value removed behind Tether reads as no session', async () => {
+    const key = keyOf(browser.cookie!)
+    await browser.request((s) => s.set('cart', ['book']))
+    await redis.hdel(key, 'd:cart')
+    await expectNoSession(key)
+  })
+
+  it('an established flag set behind Tether reads as no session', async () => {
+    const key = keyOf(browser.cookie!)
+    await redis.hset(key, 'e', '1')
+    await expectNoSession(key)
+  })
+
+  it('an older seal put back with the current values reads as no session', async () => {
+    const key = keyOf(browser.cookie!)
+    const seal = await redis.hget(key, 's')
+    await browser.request((s) => s.set('role', 'demoted'))
+    await redis.hset(key, 's', seal!)
+    await expectNoSession(key)
+  })
+
+  it('a whole earlier record put back is refused by a request that saw a later write', async () => {
+    const key = keyOf(browser.cookie!)
+    const earlier = await redis.hgetall(key)
+    await browser.request((s) => s.set('role', 'demoted'))
+    // A request holds the demoted session while the earlier record is put back under it.
+    const reply = await browser.request(async (s) => {
+      const seen = s.get('role')
+      await redis.hset(key, earlier)
+      s.set('visits', 1)
+      return seen
+    })
+    expect(reply).to.equal('demoted')
+    expect(metrics.get('decryptFailures')).to.equal(1)
+    expect(await redis.exists(key)).to.equal(0)
+    expect(await browser.request((s) => s.isNew)).to.equal(true)
+  })
+
+  it('a whole earlier record put back between requests reads as that record (the known limit)', async () => {
+    // SECURITY.md: without state outside the store, nothing can tell a consistent earlier record
+    // from the current one. This test shows the limit stays as documented.
+    const key = keyOf(browser.cookie!)
+    const earlier = await redis.hgetall(key)
+    await browser.request((s) => s.set('role', 'demoted'))
+    await redis.del(key)
+    await redis.hset(key, earlier)
+    await redis.pexpire(key, 60_000)
+    expect(await browser.request((s) => s.get('role'))).to.equal('admin')
+    expect(metrics.get('decryptFailures')).to.equal(0)
+  })
+
   it('a record is bound to the route of its cookie: the same token under another route is no session', async () => {
     const key = keyOf(browser.cookie!)
     // Only the secret can sign such a cookie; the record still refuses to serve another route.

@@ -130,6 +130,71 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Ses
       expect(await store.get(id)).to.equal(undefined)
     })
 
+    describe('seals (encryption at rest)', () => {
+      it("replaces the record's seal with each write's and keeps it on a touch", async () => {
+        const id = newStoreId()
+        const first = writeOf({ set: { a: '1' }, seal: 'seal-1' })
+        await store.write(id, first)
+        expect((await store.get(id))?.seal).to.equal('seal-1')
+        await store.write(
+          id,
+          writeOf({ set: { b: '2' }, create: false, seal: 'seal-2', sealBefore: 'seal-1' }),
+        )
+        expect((await store.get(id))?.seal).to.equal('seal-2')
+        expect(await store.touch(id, first.touchedAt + 1, first.expiresAt + 1)).to.equal(true)
+        expect((await store.get(id))?.seal).to.equal('seal-2')
+      })
+
+      it("refuses a write made from another seal than the record's and returns the record", async () => {
+        const id = newStoreId()
+        await store.write(id, writeOf({ set: { a: '1' }, seal: 'seal-1' }))
+        await store.write(
+          id,
+          writeOf({ set: { a: '2' }, create: false, seal: 'seal-2', sealBefore: 'seal-1' }),
+        )
+        // A writer that read the record at seal-1, after another one moved it on.
+        const late = writeOf({
+          set: { b: 'late' },
+          unset: ['a'],
+          create: false,
+          seal: 'seal-x',
+          sealBefore: 'seal-1',
+        })
+        const reply = await store.write(id, late)
+        expect(reply).to.be.an('object')
+        const current = (reply as Exclude<typeof reply, boolean>).conflict
+        expect(entriesOf(current.fields)).to.deep.equal([['a', '2']])
+        expect(current.seal).to.equal('seal-2')
+        expect(entriesOf((await store.get(id))?.fields)).to.deep.equal([['a', '2']])
+        expect((await store.get(id))?.seal).to.equal('seal-2')
+      })
+
+      it('refuses a create that finds a sealed record (a retried create) the same way', async () => {
+        const id = newStoreId()
+        await store.write(id, writeOf({ set: { a: '1' }, seal: 'seal-1' }))
+        const reply = await store.write(id, writeOf({ set: { a: '1', b: '2' }, seal: 'seal-again' }))
+        expect((reply as Exclude<typeof reply, boolean>).conflict.seal).to.equal('seal-1')
+        expect((await store.get(id))?.seal).to.equal('seal-1')
+      })
+
+      it('of two parallel writes made from one seal, lands exactly one', async () => {
+        const id = newStoreId()
+        await store.write(id, writeOf({ set: { base: '0' }, seal: 'seal-1' }))
+        const replies = await Promise.all(
+          ['left', 'right'].map((key) =>
+            store.write(
+              id,
+              writeOf({ set: { [key]: '1' }, create: false, seal: `seal-${key}`, sealBefore: 'seal-1' }),
+            ),
+          ),
+        )
+        expect(replies.filter((reply) => reply === true)).to.have.length(1)
+        const stored = await store.get(id)
+        expect(stored?.seal).to.be.oneOf(['seal-left', 'seal-right'])
+        expect(Object.keys(stored!.fields)).to.have.length(2)
+      })
+    })
+
     it('destroy of an unknown id is not an error', async () => {
       await store.destroy(newStoreId())
     })

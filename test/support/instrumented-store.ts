@@ -1,6 +1,12 @@
 // A real MemoryStore wrapped to count calls, fail on demand, or pretend to live out of process,
 // so tests can assert what the core asks of its store.
-import { MemoryStore, type SessionStore, type SessionWrite, type StoredSession } from '@tether/core'
+import {
+  MemoryStore,
+  type SessionStore,
+  type SessionWrite,
+  type StoredSession,
+  type WriteConflict,
+} from '@tether/core'
 
 export class InstrumentedStore implements SessionStore {
   readonly inner = new MemoryStore()
@@ -30,7 +36,7 @@ export class InstrumentedStore implements SessionStore {
     return this.inner.get(id)
   }
 
-  async write(id: string, change: SessionWrite): Promise<boolean> {
+  async write(id: string, change: SessionWrite): Promise<boolean | WriteConflict> {
     this.calls.write++
     this.#check()
     this.writes.push({ id, change })

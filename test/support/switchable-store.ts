@@ -1,6 +1,6 @@
 // A real MemoryStore that counts the calls the core makes and fails or slows down on demand, so
 // tests can break the store under a real app without mocking the framework.
-import { MemoryStore, type SessionWrite, type StoredSession } from '@tether/core'
+import { MemoryStore, type SessionWrite, type StoredSession, type WriteConflict } from '@tether/core'
 
 export class SwitchableStore extends MemoryStore {
   readonly calls = { get: 0, write: 0, touch: 0, destroy: 0 }
@@ -24,7 +24,7 @@ export class SwitchableStore extends MemoryStore {
     return super.get(id)
   }
 
-  override async write(id: string, change: SessionWrite): Promise<boolean> {
+  override async write(id: string, change: SessionWrite): Promise<boolean | WriteConflict> {
     this.calls.write++
     if (this.failWrites) throw new Error('connection refused (store down)')
     if (this.writeDelay > 0) await new Promise((resolve) => setTimeout(resolve, this.writeDelay))

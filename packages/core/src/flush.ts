@@ -1,12 +1,12 @@
 import type { FieldCodec } from './crypto/field-codec.js'
 import type { Keyring } from './crypto/keyring.js'
-import { sealRecord } from './crypto/record-seal.js'
+import { fingerprintOf, openSeal, type RecordSeal, sealRecord } from './crypto/record-seal.js'
 import { storeUnavailable } from './errors.js'
 import type { LiveSession } from './live-session.js'
 import type { Metrics } from './metrics.js'
 import { expiryOf, type ResolvedTetherOptions } from './options.js'
 import type { Session } from './session.js'
-import type { SessionStore, SessionWrite } from './stores/store.js'
+import type { SessionStore, SessionWrite, StoredSession, WriteConflict } from './stores/store.js'
 import { WAIT } from './wait.js'
 
 /** What a flush did. */
@@ -23,7 +23,15 @@ interface FlushStep {
   /** The changes written (undefined for a touch). */
   readonly changes: Map<string, string | undefined> | undefined
   readonly write: SessionWrite | undefined
+  /** With encryption at rest, the seal the write leaves on the record. */
+  readonly seal: RecordSeal | undefined
 }
+
+/**
+ * How many times one write is sealed again over a record that another process changed meanwhile
+ * before the write gives up (503): each retry means another writer landed in between.
+ */
+const MAX_RESEALS = 8
 
 /**
  * The flush engine: stores a live session's changes (encoded, and encrypted when that is on) or
@@ -77,19 +85,22 @@ export class Flusher {
         await live.writing!.catch(() => undefined)
         continue
       }
-      const step = this.#prepareStep(live, session, next)
-      const operation =
-        step.write !== undefined
-          ? this.#store.write(live.storeId!, step.write)
-          : this.#store.touch(live.storeId!, step.now, step.expiresAt)
-      live.writing = operation
-      let ok: boolean
-      try {
-        ok = await operation
-      } catch (error) {
-        throw this.#stepFailed(live, step, error)
-      } finally {
-        live.writing = undefined
+      let step = this.#prepareStep(live, session, next)
+      let ok: boolean | FlushStep = step
+      for (let reseals = 0; typeof ok !== 'boolean'; reseals++) {
+        step = ok
+        const operation =
+          step.write !== undefined
+            ? this.#store.write(live.storeId!, step.write)
+            : this.#store.touch(live.storeId!, step.now, step.expiresAt)
+        live.writing = operation
+        try {
+          ok = this.#replied(live, step, await operation, reseals)
+        } catch (error) {
+          throw this.#stepFailed(live, step, error)
+        } finally {
+          live.writing = undefined
+        }
       }
       result = this.#stepDone(live, step, ok, result)
       if (result === 'gone') return 'gone'
@@ -126,16 +137,20 @@ export class Flusher {
       if (next === 'wait') return WAIT
       // Nothing to store costs no wait with any store; a write or touch does unless it is in-process.
       if (!this.#synchronous) return WAIT
-      const step = this.#prepareStep(live, session, next, false)
-      let ok: boolean
-      try {
-        ok =
-          step.write !== undefined
-            ? store.writeNow(live.storeId!, step.write)
-            : store.touchNow(live.storeId!, step.now, step.expiresAt)
-      } catch (error) {
-        // The changes are still in the dirty map (the step read it in place): nothing to put back.
-        throw this.#stepFailed(live, step, error)
+      let step = this.#prepareStep(live, session, next, false)
+      let ok: boolean | FlushStep = step
+      for (let reseals = 0; typeof ok !== 'boolean'; reseals++) {
+        step = ok
+        try {
+          const reply =
+            step.write !== undefined
+              ? store.writeNow(live.storeId!, step.write)
+              : store.touchNow(live.storeId!, step.now, step.expiresAt)
+          ok = this.#replied(live, step, reply, reseals)
+        } catch (error) {
+          // The changes are still in the dirty map (the step read it in place): nothing to put back.
+          throw this.#stepFailed(live, step, error)
+        }
       }
       if (step.changes !== undefined) live.dirty.clear()
       result = this.#stepDone(live, step, ok, result)
@@ -166,12 +181,95 @@ export class Flusher {
     const captured = live.version
     if (kind === 'touch') {
       live.touchRequested = false
-      return { now, expiresAt, create, captured, changes: undefined, write: undefined }
+      return { now, expiresAt, create, captured, changes: undefined, write: undefined, seal: undefined }
     }
     const changes = live.dirty
     if (detach) live.dirty = new Map()
     const write = this.#writeOf(live, changes, now, expiresAt, session)
-    return { now, expiresAt, create, captured, changes, write }
+    return { now, expiresAt, create, captured, changes, write, seal: this.#sealWrite(live, write) }
+  }
+
+  /**
+   * With encryption at rest, seals the record as `write` leaves it, from the seal the live
+   * session last saw (see record-seal.ts), and names that seal for the store to compare.
+   */
+  #sealWrite(live: LiveSession, write: SessionWrite): RecordSeal | undefined {
+    if (!this.#codec.authenticated) return undefined
+    const before = live.seal
+    const fingerprints = new Map(before?.fingerprints)
+    for (const key of write.unset) fingerprints.delete(key)
+    for (const key of Object.keys(write.set)) fingerprints.set(key, fingerprintOf(write.set[key]!))
+    const meta = {
+      storeId: live.storeId!,
+      route: live.route,
+      createdAt: write.createdAt,
+      established: write.established,
+    }
+    const seal = sealRecord(this.#keyring, meta, (before?.writeNumber ?? 0) + 1, fingerprints)
+    write.seal = seal.seal
+    if (before !== undefined) write.sealBefore = before.seal
+    else delete write.sealBefore
+    return seal
+  }
+
+  /**
+   * What a store's reply to a step means: whether it landed (false: the session is gone), or the
+   * step sealed again over the record another process left meanwhile, to be sent again.
+   */
+  #replied(
+    live: LiveSession,
+    step: FlushStep,
+    reply: boolean | WriteConflict,
+    reseals: number,
+  ): boolean | FlushStep {
+    if (typeof reply === 'boolean') return reply
+    const resealed = this.#reseal(live, step, reply.conflict, reseals)
+    if (resealed !== undefined) return resealed
+    // Not awaited: the removal goes out before this session's next request can load the record.
+    void this.#forgetTampered(live)
+    return false
+  }
+
+  /**
+   * The step again, sealed over `current`, the record another process left since this session
+   * last saw it; undefined when `current` cannot be trusted: its seal does not verify, or it is
+   * older than a write this session saw (a record put back). Throws after MAX_RESEALS tries (the
+   * caller answers it as a failed store call).
+   */
+  #reseal(
+    live: LiveSession,
+    step: FlushStep,
+    current: StoredSession,
+    reseals: number,
+  ): FlushStep | undefined {
+    if (reseals >= MAX_RESEALS) {
+      throw new Error(`the record kept changing under ${MAX_RESEALS} writes`)
+    }
+    const established = current?.established === true
+    const meta = { storeId: live.storeId!, route: live.route, createdAt: live.createdAt, established }
+    const fields = typeof current === 'object' && current !== null ? current.fields : undefined
+    const seal =
+      typeof fields === 'object' && fields !== null
+        ? openSeal(this.#keyring, current.seal, meta, fields)
+        : undefined
+    if (seal === undefined || seal.writeNumber < (live.seal?.writeNumber ?? 0)) return undefined
+    live.seal = seal
+    live.established ||= established
+    const write = { ...step.write!, established: live.established }
+    return { ...step, write, seal: this.#sealWrite(live, write) }
+  }
+
+  /**
+   * A record that failed its seal when a write met it: the write is dropped and the record
+   * removed, as a load would have done, so no request is served from it.
+   */
+  async #forgetTampered(live: LiveSession): Promise<void> {
+    this.#metrics.increment('decryptFailures')
+    try {
+      await this.#store.destroy(live.storeId!)
+    } catch {
+      this.#metrics.increment('storeErrors')
+    }
   }
 
   /** A failed step: its changes go back (unless newer ones replaced them) for the next commit. */
@@ -196,6 +294,7 @@ export class Flusher {
     }
     if (step.create) this.#metrics.increment('created')
     live.stored = true
+    if (step.seal !== undefined) live.seal = step.seal
     if (step.captured > live.savedVersion) live.savedVersion = step.captured
     return 'written'
   }
@@ -234,10 +333,6 @@ export class Flusher {
       established: live.established,
       create: !live.stored,
       route: live.route,
-    }
-    // Sealed along with the encryption: the store keeps the seal of the write that creates it.
-    if (write.create && this.#codec.authenticated) {
-      write.seal = sealRecord(this.#keyring, live.storeId!, live.route, live.createdAt)
     }
     const owner = this.#owner?.(session)
     if (owner !== undefined) write.owner = owner

@@ -38,5 +38,5 @@ export type {
   NodeRedisLike,
   RedisClientLike,
 } from './stores/redis-client.js'
-export type { SessionStore, SessionWrite, StoredSession } from './stores/store.js'
+export type { SessionStore, SessionWrite, StoredSession, WriteConflict } from './stores/store.js'
 export { WAIT } from './wait.js'

@@ -1,3 +1,5 @@
+import type { RecordSeal } from './crypto/record-seal.js'
+
 /**
  * The state of one session inside this process, shared by every in-flight request that carries
  * its cookie. Under affinity all of a session's requests reach one worker, so sharing this object
@@ -24,6 +26,11 @@ export class LiveSession {
   established: boolean
   /** The store holds a record for it (so writes must not create one). */
   stored: boolean
+  /**
+   * With encryption at rest, the record's seal as last read or written: the next write names it
+   * and seals the record's next state from it. Undefined before the first write.
+   */
+  seal: RecordSeal | undefined
   /** Set by destroy() and regenerate(): commits of requests still holding it write nothing. */
   ended = false
   /** Requests currently holding it. */
@@ -46,6 +53,7 @@ export class LiveSession {
     touchedAt: number
     established: boolean
     stored: boolean
+    seal?: RecordSeal | undefined
   }) {
     this.storeId = init.storeId
     this.token = init.token
@@ -56,5 +64,6 @@ export class LiveSession {
     this.touchedAt = init.touchedAt
     this.established = init.established
     this.stored = init.stored
+    this.seal = init.seal
   }
 }

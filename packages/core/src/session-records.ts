@@ -1,5 +1,5 @@
 import { CORRUPT, type FieldCodec, parse } from './crypto/field-codec.js'
-import { checkSeal } from './crypto/record-seal.js'
+import { openSeal, type RecordSeal } from './crypto/record-seal.js'
 import { storeUnavailable } from './errors.js'
 import { LiveSession } from './live-session.js'
 import type { Metrics } from './metrics.js'
@@ -30,8 +30,8 @@ export class SessionRecords {
   readonly #codec: FieldCodec
   /** Decrypted field texts, so that a field read again unchanged is not decrypted again. */
   readonly #plaintexts: PlaintextMemo
-  /** Frozen records whose seal verified, with the store id and route it verified for. */
-  readonly #checkedSeals = new WeakMap<StoredSession, string>()
+  /** Frozen records (a cache's copies) whose seal verified, with the store id and route it verified for. */
+  readonly #checkedSeals = new WeakMap<StoredSession, { readonly for: string; readonly seal: RecordSeal }>()
 
   constructor(options: ResolvedTetherOptions, codec: FieldCodec, plaintexts: PlaintextMemo) {
     this.#store = options.store
@@ -107,7 +107,8 @@ export class SessionRecords {
       metrics.increment('loadMisses')
       return undefined
     }
-    const decoded = this.#sealed(storeId, route, stored) ? this.#decode(storeId, stored) : undefined
+    const seal = this.#sealOf(storeId, route, stored)
+    const decoded = seal !== FORGET ? this.#decode(storeId, stored) : undefined
     if (decoded === undefined) {
       metrics.increment('decryptFailures')
       metrics.increment('loadMisses')
@@ -130,21 +131,35 @@ export class SessionRecords {
       touchedAt: stored.touchedAt,
       established: stored.established === true,
       stored: true,
+      seal: seal as RecordSeal | undefined,
     })
   }
 
   /**
-   * With encryption on, whether the record carries the seal of its own store id, the cookie's
-   * route and its creation time. Checked once per frozen record (a cache's copy), else per load.
+   * With encryption on, the record's seal, checked against its store id, the cookie's route, its
+   * metadata and its values (see record-seal.ts); FORGET when it does not verify. Checked once per
+   * frozen record (a cache's copy), else per load. Undefined with encryption off.
    */
-  #sealed(storeId: string, route: string, stored: StoredSession): boolean {
-    if (!this.#codec.authenticated) return true
-    if (typeof stored !== 'object' || stored === null) return false
+  #sealOf(storeId: string, route: string, stored: StoredSession): RecordSeal | undefined | typeof FORGET {
+    if (!this.#codec.authenticated) return undefined
+    if (
+      typeof stored !== 'object' ||
+      stored === null ||
+      typeof stored.fields !== 'object' ||
+      stored.fields === null
+    )
+      return FORGET
     const frozen = Object.isFrozen(stored)
-    if (frozen && this.#checkedSeals.get(stored) === `${storeId}.${route}`) return true
-    if (!checkSeal(this.#options.keyring, stored.seal, storeId, route, stored.createdAt)) return false
-    if (frozen) this.#checkedSeals.set(stored, `${storeId}.${route}`)
-    return true
+    const checkedFor = `${storeId}.${route}`
+    if (frozen) {
+      const known = this.#checkedSeals.get(stored)
+      if (known?.for === checkedFor) return known.seal
+    }
+    const meta = { storeId, route, createdAt: stored.createdAt, established: stored.established === true }
+    const seal = openSeal(this.#options.keyring, stored.seal, meta, stored.fields)
+    if (seal === undefined) return FORGET
+    if (frozen) this.#checkedSeals.set(stored, { for: checkedFor, seal })
+    return seal
   }
 
   /**

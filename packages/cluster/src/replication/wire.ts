@@ -104,7 +104,8 @@ export function merge(earlier: ReplicaOp, later: ReplicaOp): ReplicaOp {
     unset,
     // A whole record with changes on top is still a whole record.
     full: earlier.full || later.full,
-    seal: earlier.seal ?? later.seal,
+    // The seal covers the record as the later write left it.
+    seal: later.seal,
     owner: later.owner ?? earlier.owner,
     established: earlier.established || later.established,
   }

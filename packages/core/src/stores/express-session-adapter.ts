@@ -108,6 +108,10 @@ export function fromExpressSessionStore(
     async write(id: string, change: SessionWrite) {
       const current = (await read(id))?.tether
       if (current === undefined && !change.create) return false
+      // Another process wrote the record since this writer read it. (The store's get and set are
+      // two calls, so a write landing between them is still lost: express-session stores offer no
+      // atomic update.)
+      if (current !== undefined && current.seal !== change.sealBefore) return { conflict: current }
       // Null-prototype records throughout: keys come from users, `__proto__` included.
       const fields: Record<string, string> = Object.assign(Object.create(null), current?.fields)
       for (const key of change.unset) delete fields[key]
@@ -119,8 +123,7 @@ export function fromExpressSessionStore(
           createdAt: current?.createdAt ?? change.createdAt,
           touchedAt: change.touchedAt,
           established: change.established || current?.established === true,
-          // Like createdAt: the seal of the write that created the record.
-          seal: current === undefined ? change.seal : current.seal,
+          seal: change.seal,
         },
         change.expiresAt,
       )

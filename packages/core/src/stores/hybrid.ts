@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics.js'
 import { optionError, positiveInteger, positiveNumber, rejectUnknownOptions } from '../validate.js'
 import { RedisStore, type RedisStoreOptions } from './redis.js'
 import type { Subscription } from './redis-client.js'
-import type { SessionStore, SessionWrite, StoredSession } from './store.js'
+import type { SessionStore, SessionWrite, StoredSession, WriteConflict } from './store.js'
 
 export interface HybridStoreOptions extends Omit<RedisStoreOptions, 'publish'> {
   /**
@@ -165,7 +165,7 @@ export class HybridStore implements SessionStore {
     return record.session
   }
 
-  async write(id: string, change: SessionWrite): Promise<boolean> {
+  async write(id: string, change: SessionWrite): Promise<boolean | WriteConflict> {
     const before = this.#cache.peek(id)
     this.#invalidate(id)
     const flight = this.#begin(id)
@@ -177,6 +177,8 @@ export class HybridStore implements SessionStore {
       this.#invalidate(id)
     }
     const outcome = result.outcome
+    // Another process changed the record: the cache (already dropped) is refilled by the next read.
+    if (outcome === 'conflict') return { conflict: result.current! }
     if (this.#fresh(flight)) {
       if (outcome === 'created') {
         const fields: Record<string, string> = Object.create(null)
@@ -195,6 +197,8 @@ export class HybridStore implements SessionStore {
         for (const key of change.unset) delete session.fields[key]
         Object.assign(session.fields, change.set)
         session.established ||= change.established
+        if (change.seal === undefined) delete session.seal
+        else session.seal = change.seal
         let expiresAt = before.expiresAt
         if (change.touchedAt >= session.touchedAt) {
           session.touchedAt = change.touchedAt

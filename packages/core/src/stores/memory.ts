@@ -6,7 +6,7 @@ import { forgetLocalStore, listLocalStore } from './local-stores.js'
 import { Entry, wholeRecord } from './memory-entry.js'
 import { OwnerIndex } from './owner-index.js'
 import { offerForReplication, type ReplicaFeed, type ReplicaOp, type ReplicaSource } from './replication.js'
-import type { SessionStore, SessionWrite, StoredSession } from './store.js'
+import type { SessionStore, SessionWrite, StoredSession, WriteConflict } from './store.js'
 
 export interface MemoryStoreOptions {
   /**
@@ -90,7 +90,11 @@ export class MemoryStore implements SessionStore {
 
   async get(id: string): Promise<StoredSession | undefined> {
     const session = this.getNow(id)
-    if (session === undefined) return undefined
+    return session === undefined ? undefined : this.#copyOf(session)
+  }
+
+  /** A copy of a stored record that its reader may keep while the store goes on changing it. */
+  #copyOf(session: StoredSession): StoredSession {
     return {
       fields: Object.assign(Object.create(null), session.fields),
       createdAt: session.createdAt,
@@ -105,9 +109,9 @@ export class MemoryStore implements SessionStore {
     return this.#feed?.waits === true ? this.#feed.settled() : Promise.resolve()
   }
 
-  async write(id: string, change: SessionWrite): Promise<boolean> {
+  async write(id: string, change: SessionWrite): Promise<boolean | WriteConflict> {
     const done = this.writeNow(id, change)
-    if (done && this.#feed?.waits === true) await this.#feed.settled()
+    if (done === true && this.#feed?.waits === true) await this.#feed.settled()
     return done
   }
 
@@ -122,9 +126,11 @@ export class MemoryStore implements SessionStore {
     return this.#live(id, Date.now())
   }
 
-  writeNow(id: string, change: SessionWrite): boolean {
+  writeNow(id: string, change: SessionWrite): boolean | WriteConflict {
     let entry = this.#live(id, Date.now())
     const created = entry === undefined
+    // Another writer (a replicated change) moved the record on since this writer read it.
+    if (entry !== undefined && entry.seal !== change.sealBefore) return { conflict: this.#copyOf(entry) }
     if (entry === undefined) {
       if (!change.create) return false
       this.#makeRoom()
@@ -136,6 +142,7 @@ export class MemoryStore implements SessionStore {
       entry.expiresAt = change.expiresAt
       entry.touchedAt = change.touchedAt
       entry.established ||= change.established
+      entry.seal = change.seal
     }
     const fields = entry.fields
     for (const key of change.unset) delete fields[key]
@@ -154,7 +161,7 @@ export class MemoryStore implements SessionStore {
       expiresAt: entry.expiresAt,
       established: entry.established,
       full: created,
-      seal: created ? entry.seal : undefined,
+      seal: entry.seal,
       owner: entry.owner,
     })
     return true
@@ -323,7 +330,7 @@ export class MemoryStore implements SessionStore {
       entry.createdAt = change.createdAt
       entry.established = change.full ? change.established : entry.established || change.established
       entry.route = change.route
-      if (change.full) entry.seal = change.seal
+      entry.seal = change.seal
     }
     const fields = entry.fields
     if (change.full) for (const key of Object.keys(fields)) delete fields[key]

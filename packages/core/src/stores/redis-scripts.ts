@@ -42,10 +42,14 @@ end
 
 /**
  * ARGV: create, createdAt, touchedAt, established, ttl (ms), expiresAt, owner, channel, message,
- * origin, hold, seal ('' for none), number of set pairs, then key/value pairs, then keys to unset.
- * createdAt and the seal are written only with the record, never changed afterwards.
+ * origin, hold, seal ('' for none), seal before ('' for none), number of set pairs, then key/value
+ * pairs, then keys to unset.
+ * createdAt is written only with the record, never changed afterwards; the seal is replaced by
+ * every write, which first checks that the record's seal is still the one its writer saw.
  * Returns 0 (no session and create was false: nothing written), else 1 (updated) or 2 (created),
- * plus 4 when other processes held the session in their cache.
+ * plus 4 when other processes held the session in their cache; or, when the record's seal is not
+ * the seal before (another process wrote it meanwhile), the whole record (HGETALL) and nothing
+ * written.
  * A write that finds no session and may not create one writes nothing: that is how destroy()
  * wins against a request that loaded the session before a logout and commits after it.
  */
@@ -61,16 +65,18 @@ if fresh then
   if ARGV[1] ~= '1' then return 0 end
   if kind ~= 'none' then redis.call('DEL', key) end
   pairs = { 'c', ARGV[2] }
-  if ARGV[12] ~= '' then
-    pairs[3] = 's'
-    pairs[4] = ARGV[12]
-  end
 else
-  local meta = redis.call('HMGET', key, 't', 'h')
+  local meta = redis.call('HMGET', key, 't', 'h', 's')
+  if (meta[3] or '') ~= ARGV[13] then return redis.call('HGETALL', key) end
   local t = tonumber(meta[1])
   newer = t == nil or tonumber(ARGV[3]) >= t
   holders = meta[2]
   foreign = others(holders, ARGV[10])
+  if ARGV[12] == '' and meta[3] then redis.call('HDEL', key, 's') end
+end
+if ARGV[12] ~= '' then
+  pairs[#pairs + 1] = 's'
+  pairs[#pairs + 1] = ARGV[12]
 end
 if newer then
   pairs[#pairs + 1] = 't'
@@ -94,8 +100,8 @@ if ARGV[11] == '1' then
 elseif holders then
   redis.call('HDEL', key, 'h')
 end
-local i = 14
-for _ = 1, tonumber(ARGV[13]) do
+local i = 15
+for _ = 1, tonumber(ARGV[14]) do
   pairs[#pairs + 1] = 'd:' .. ARGV[i]
   pairs[#pairs + 1] = ARGV[i + 1]
   i = i + 2

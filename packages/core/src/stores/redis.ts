@@ -10,7 +10,7 @@ import {
   type SubscriptionEvents,
 } from './redis-client.js'
 import { DESTROY, INDEX, READ, runScript, type Script, TOUCH, WRITE } from './redis-scripts.js'
-import type { SessionStore, SessionWrite, StoredSession } from './store.js'
+import type { SessionStore, SessionWrite, StoredSession, WriteConflict } from './store.js'
 
 export interface RedisStoreOptions {
   /**
@@ -43,14 +43,19 @@ export interface RedisStoreOptions {
   publish?: boolean
 }
 
-/** What a write did: `gone` means there was no session and nothing was written. */
-export type RedisWriteOutcome = 'created' | 'updated' | 'gone'
+/**
+ * What a write did: `gone` means there was no session and nothing was written, `conflict` that
+ * the record's seal was not the write's `sealBefore` and nothing was written.
+ */
+export type RedisWriteOutcome = 'created' | 'updated' | 'gone' | 'conflict'
 
 /** A write's outcome, and whether other processes held the session in their cache. */
 export interface RedisWriteResult {
   outcome: RedisWriteOutcome
   /** Another process's HybridStore held a copy: it may have changed the session before this write. */
   shared: boolean
+  /** With `conflict`: the record as it is. */
+  current?: StoredSession
 }
 
 /**
@@ -145,27 +150,13 @@ export class RedisStore implements SessionStore {
     }
     const hash = toRecord(reply)
     if (hash === undefined) return { session: corrupt(), expiresAt: 0 }
-    const fields: Record<string, string> = Object.create(null)
-    let empty = true
-    for (const name in hash) {
-      empty = false
-      if (name.startsWith('d:')) fields[name.slice(2)] = hash[name]!
-    }
-    if (empty) return undefined
-    return {
-      session: {
-        fields,
-        createdAt: numberOf(hash.c),
-        touchedAt: numberOf(hash.t),
-        established: hash.e === '1',
-        ...(hash.s !== undefined && { seal: hash.s }),
-      },
-      expiresAt: numberOf(hash.x),
-    }
+    return recordOf(hash)
   }
 
-  async write(id: string, change: SessionWrite): Promise<boolean> {
-    return (await this.apply(id, change)).outcome !== 'gone'
+  async write(id: string, change: SessionWrite): Promise<boolean | WriteConflict> {
+    const result = await this.apply(id, change)
+    if (result.outcome === 'conflict') return { conflict: result.current! }
+    return result.outcome !== 'gone'
   }
 
   /**
@@ -188,11 +179,19 @@ export class RedisStore implements SessionStore {
       this.origin,
       hold ? '1' : '0',
       change.seal ?? '',
+      change.sealBefore ?? '',
       String(keys.length),
     ]
     for (const key of keys) args.push(key, change.set[key]!)
     for (const key of change.unset) args.push(key)
-    const result = Number(await this.#script(WRITE, this.keyOf(id), args))
+    const reply = await this.#script(WRITE, this.keyOf(id), args)
+    if (typeof reply === 'object' && reply !== null) {
+      // The record moved on since the writer read it: its current state, to seal the change over.
+      const hash = toRecord(reply)
+      const current = hash === undefined ? undefined : recordOf(hash)
+      return { outcome: 'conflict', shared: false, current: current?.session ?? corrupt() }
+    }
+    const result = Number(reply)
     const shared = result >= 4
     if (shared) await this.#barrier(this.keyOf(id))
     const outcome = result % 4
@@ -405,6 +404,27 @@ function assertUserId(userId: unknown): string {
     throw new TypeError(`owner must be a non-empty string user id (got ${typeof userId})`)
   }
   return userId
+}
+
+/** A session hash as a record; undefined for an empty hash (no such key). */
+function recordOf(hash: Record<string, string>): RedisRecord | undefined {
+  const fields: Record<string, string> = Object.create(null)
+  let empty = true
+  for (const name in hash) {
+    empty = false
+    if (name.startsWith('d:')) fields[name.slice(2)] = hash[name]!
+  }
+  if (empty) return undefined
+  return {
+    session: {
+      fields,
+      createdAt: numberOf(hash.c),
+      touchedAt: numberOf(hash.t),
+      established: hash.e === '1',
+      ...(hash.s !== undefined && { seal: hash.s }),
+    },
+    expiresAt: numberOf(hash.x),
+  }
 }
 
 /** HGETALL replies: a flat array (RESP2), an object or a Map (RESP3, ioredis). */

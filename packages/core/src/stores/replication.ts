@@ -19,7 +19,7 @@ export type ReplicaOp =
       readonly established: boolean
       /** The whole record (a new session, a snapshot, a resend): replaces what the backup holds. */
       readonly full: boolean
-      /** The record's seal (encryption at rest), sent with whole records. */
+      /** The record's seal as this change leaves it (encryption at rest). */
       readonly seal?: string | undefined
       /** The user the session belongs to (for destroyAll on whichever worker holds a copy). */
       readonly owner?: string | undefined

@@ -16,8 +16,17 @@ export interface StoredSession {
    * evict anonymous sessions first and never evict established ones to make room.
    */
   established: boolean
-  /** The record's seal (see `SessionWrite.seal`), when it has one. */
+  /** The record's seal: the one of its latest write (see `SessionWrite.seal`), when it has one. */
   seal?: string | undefined
+}
+
+/**
+ * A write refused because the record's seal is not the one the writer named in `sealBefore`
+ * (another process changed the record meanwhile): the record as it is now, for the core to check
+ * and seal its change over.
+ */
+export interface WriteConflict {
+  readonly conflict: StoredSession
 }
 
 /** One commit of a session's changes. */
@@ -38,11 +47,18 @@ export interface SessionWrite {
    */
   create: boolean
   /**
-   * With encryption at rest, an opaque string the core gives with every write that may create
-   * the record. A store keeps the one of the write that created the record, like `createdAt`,
-   * and returns it with the record.
+   * With encryption at rest, an opaque string that authenticates the record as this write leaves
+   * it. The store replaces the record's seal with it (or removes the seal when it is absent) and
+   * returns it with the record.
    */
   seal?: string
+  /**
+   * The seal of the record this write was made from (absent for a new record). When the record
+   * exists and its seal differs (absent counts as a value of its own), the store must write
+   * nothing and return the record as a {@link WriteConflict}, all in one atomic step: the seal
+   * covers every value, so a write sealed over an older state would make the record unreadable.
+   */
+  sealBefore?: string
   /**
    * Optional owner (a user id) for stores that keep a per-user index, so an app can end every
    * session of one user.
@@ -65,8 +81,11 @@ export interface SessionStore {
   readonly inProcess: boolean
   /** The session, or undefined when there is none (or it has expired). */
   get(id: string): Promise<StoredSession | undefined>
-  /** Applies a write atomically; false when `create` is false and the session no longer exists. */
-  write(id: string, change: SessionWrite): Promise<boolean>
+  /**
+   * Applies a write atomically; false when `create` is false and the session no longer exists, a
+   * conflict when the record's seal is not `sealBefore`.
+   */
+  write(id: string, change: SessionWrite): Promise<boolean | WriteConflict>
   /** Records activity without changing data; false when the session no longer exists. */
   touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean>
   /** Removes the session; a later write with `create: false` must not recreate it. */
@@ -89,7 +108,7 @@ export interface SessionStore {
    * read and never change; a store offers all three or none.
    */
   getNow?(id: string): StoredSession | undefined
-  writeNow?(id: string, change: SessionWrite): boolean
+  writeNow?(id: string, change: SessionWrite): boolean | WriteConflict
   touchNow?(id: string, touchedAt: number, expiresAt: number): boolean
   /**
    * True while writes must wait for something outside this process (MemoryStore under the
