@@ -2,7 +2,10 @@
 // does not share its event loop. BENCH_APP picks the stack, BENCH_REDIS_URL the Redis.
 // Routes: GET /count increments a session counter, GET /read reads it, GET /login stores a signed-in
 // user's session (SIGNED_IN: seven keys, about 0.7 KB of JSON), GET /profile reads two of its keys,
-// GET /plain touches nothing.
+// GET /plain touches nothing. The *-floor-redis apps answer /count with a new session made the
+// cheapest way a Redis-backed session can be: 32 random bytes, one SET with an expiry, one
+// Set-Cookie (no signature, no encryption, no framework), to show the floor of that workload.
+import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { HybridStore, RedisStore, type SessionStore } from '@tether/core'
 import { stickySession } from '@tether/express'
@@ -56,6 +59,17 @@ async function connectRedis(): Promise<ConnectRedisStore> {
   const client = createClient({ url })
   await client.connect()
   return new ConnectRedisStore({ client, prefix: 'bench-cr:' })
+}
+
+/** The floor of a new Redis-backed session: a random id, one SET with its expiry, the Set-Cookie value. */
+async function floorSession(): Promise<(count: number) => Promise<string>> {
+  const client = createClient({ url })
+  await client.connect()
+  return async (count) => {
+    const id = randomBytes(32).toString('base64url')
+    await client.sendCommand(['SET', `bench-floor:${id}`, JSON.stringify({ count }), 'PX', '1800000'])
+    return `sid=${id}; Path=/; HttpOnly; SameSite=Lax`
+  }
 }
 
 const profileOf = (get: (key: string) => unknown) => ({
@@ -112,6 +126,12 @@ async function listen(): Promise<number> {
       server.get('/profile', (req, res) => {
         const s = req.session as unknown as Record<string, unknown>
         res.json(profileOf((key) => s[key]))
+      })
+    } else if (app === 'express-floor-redis') {
+      const newSession = await floorSession()
+      server.get('/count', async (_req, res) => {
+        res.setHeader('Set-Cookie', await newSession(1))
+        res.json({ count: 1 })
       })
     } else {
       let count = 0
@@ -174,6 +194,12 @@ async function listen(): Promise<number> {
     server.get('/profile', async (request) => {
       const s = (request as unknown as { session: KeyValueSession }).session
       return profileOf((key) => s.get(key))
+    })
+  } else if (app === 'fastify-floor-redis') {
+    const newSession = await floorSession()
+    server.get('/count', async (_request, reply) => {
+      reply.header('set-cookie', await newSession(1))
+      return { count: 1 }
     })
   } else {
     server.get('/count', async () => ({ count: 0 }))

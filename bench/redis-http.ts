@@ -4,6 +4,8 @@
 //   (= node --import tsx --conditions=tether-source bench/redis-http.ts)
 // Workloads (BENCH_WORKLOADS): count (one cookie, all connections), read (1000 one-key sessions),
 // profile (1000 signed-in sessions of seven keys, two of them read), new (no cookie).
+// The *-floor-redis stacks run the new-session workload only: a random id, one SET with an expiry
+// and one Set-Cookie per request, the least any Redis-backed session can do for a new visitor.
 // The read workloads are driven by wrk (Debian: apt-get install wrk) with a cookie picked at random
 // per request: autocannon's per-request hook cost more CPU than the apps under test, so it, not
 // the app, set the pace of that workload.
@@ -194,11 +196,14 @@ const ALL_STACKS = [
   'express-tether-redis',
   'express-tether-hybrid',
   'express-session-connect-redis',
+  'express-floor-redis',
   'fastify-plain',
   'fastify-tether-redis',
   'fastify-tether-hybrid',
   'fastify-session-connect-redis',
+  'fastify-floor-redis',
 ]
+const isFloor = (stack: string) => stack.endsWith('floor-redis')
 type Workload = 'count' | 'read' | 'profile' | 'new'
 const label: Record<Workload, string> = {
   count: `counter, one cookie (${connections} connections)`,
@@ -214,7 +219,9 @@ const stacks = process.env.BENCH_STACKS?.split(',') ?? ALL_STACKS
 const apps: App[] = []
 for (const stack of stacks) {
   const app = await startApp(stack)
-  if (!stack.endsWith('plain')) {
+  if (isFloor(stack)) {
+    // Only the new-session workload: nothing to prepare.
+  } else if (!stack.endsWith('plain')) {
     app.cookie = await firstCookie(app.base)
     app.counted = 1
     for (let i = 0; i < 1000; i++) app.cookies.push((await firstCookie(app.base))!)
@@ -243,6 +250,7 @@ for (let round = 0; round < ROUNDS; round++) {
     for (const app of apps) {
       // Plain apps have no sessions: their reads are the ceiling for the read workload.
       if (app.stack.endsWith('plain') && workload === 'new') continue
+      if (isFloor(app.stack) && workload !== 'new') continue
       const run =
         workload === 'count'
           ? await load(app, '/count', app.stack.endsWith('plain') ? undefined : app.cookie)
@@ -363,6 +371,22 @@ const ratios: Array<[string, Ratio | undefined]> = [
   [
     'fastify+tether+RedisStore / fastify+@fastify/session+connect-redis, new sessions',
     ratio('fastify-tether-redis:new', 'fastify-session-connect-redis:new'),
+  ],
+  [
+    'express floor (random id, one SET, one Set-Cookie) / express+express-session+connect-redis, new sessions',
+    ratio('express-floor-redis:new', 'express-session-connect-redis:new'),
+  ],
+  [
+    'express+tether+RedisStore / express floor, new sessions',
+    ratio('express-tether-redis:new', 'express-floor-redis:new'),
+  ],
+  [
+    'fastify floor (random id, one SET, one Set-Cookie) / fastify+@fastify/session+connect-redis, new sessions',
+    ratio('fastify-floor-redis:new', 'fastify-session-connect-redis:new'),
+  ],
+  [
+    'fastify+tether+RedisStore / fastify floor, new sessions',
+    ratio('fastify-tether-redis:new', 'fastify-floor-redis:new'),
   ],
   [
     'fastify+tether+RedisStore / fastify+@fastify/session+connect-redis, reads',

@@ -118,6 +118,24 @@ return 1 + 4 * foreign
 `)
 
 /**
+ * The write of a new session, the common case that needs none of WRITE's checks: ARGV: ttl (ms),
+ * then the record's field/value pairs. Returns 1 when it created the record, or 0 (nothing
+ * written) when the key exists: a create sent again after a timeout, or garbage under the key,
+ * which the caller hands to WRITE. Three commands instead of WRITE's four and no Lua loop: this
+ * is the write every new visitor costs.
+ */
+export const CREATE = script(`
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 1 then return 0 end
+redis.call('HSET', key, unpack(ARGV, 2))
+redis.call('PEXPIRE', key, ARGV[1])
+return 1
+`)
+
+/** Most fields CREATE writes in one HSET (Lua's unpack has a stack limit); larger records use WRITE. */
+export const CREATE_MAX_FIELDS = 1000
+
+/**
  * ARGV: touchedAt, ttl (ms), expiresAt, channel, message, origin.
  * Returns 0 when there is no session, else { owner ('' for none), 1 if others held it, else 0 }.
  */

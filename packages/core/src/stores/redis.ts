@@ -9,7 +9,17 @@ import {
   type Subscription,
   type SubscriptionEvents,
 } from './redis-client.js'
-import { DESTROY, INDEX, READ, runScript, type Script, TOUCH, WRITE } from './redis-scripts.js'
+import {
+  CREATE,
+  CREATE_MAX_FIELDS,
+  DESTROY,
+  INDEX,
+  READ,
+  runScript,
+  type Script,
+  TOUCH,
+  WRITE,
+} from './redis-scripts.js'
 import type { SessionStore, SessionWrite, StoredSession, WriteConflict } from './store.js'
 
 export interface RedisStoreOptions {
@@ -167,6 +177,9 @@ export class RedisStore implements SessionStore {
   async apply(id: string, change: SessionWrite, hold = false): Promise<RedisWriteResult> {
     if (change.owner !== undefined) await this.#index(change.owner, id, change.expiresAt)
     const keys = Object.keys(change.set)
+    if (change.create && change.sealBefore === undefined && keys.length <= CREATE_MAX_FIELDS) {
+      if (await this.#create(id, change, keys, hold)) return { outcome: 'created', shared: false }
+    }
     const args = [
       change.create ? '1' : '0',
       String(change.createdAt),
@@ -196,6 +209,25 @@ export class RedisStore implements SessionStore {
     if (shared) await this.#barrier(this.keyOf(id))
     const outcome = result % 4
     return { outcome: outcome === 2 ? 'created' : outcome === 1 ? 'updated' : 'gone', shared }
+  }
+
+  /** A new record in one HSET with its expiry (CREATE); false when the key exists (nothing written). */
+  async #create(id: string, change: SessionWrite, keys: string[], hold: boolean): Promise<boolean> {
+    const args = [
+      String(ttlOf(change.expiresAt)),
+      'c',
+      String(change.createdAt),
+      't',
+      String(change.touchedAt),
+      'x',
+      String(change.expiresAt),
+    ]
+    if (change.seal !== undefined) args.push('s', change.seal)
+    if (change.established) args.push('e', '1')
+    if (change.owner !== undefined) args.push('o', change.owner)
+    if (hold) args.push('h', this.origin)
+    for (const key of keys) args.push(`d:${key}`, change.set[key]!)
+    return Number(await this.#script(CREATE, this.keyOf(id), args)) === 1
   }
 
   async touch(id: string, touchedAt: number, expiresAt: number): Promise<boolean> {
