@@ -1,6 +1,7 @@
 import { ROUTE_ENV } from '@tether/core/adapter'
 import { isTetherMessage, type MetricsReplyMessage, type MetricsRequestMessage } from './messages.js'
 import type { ClusterMetricsSnapshot } from './metrics.js'
+import { PendingReplies } from './pending-replies.js'
 
 // A worker asks its primary for the cluster's figures over the IPC channel they already share:
 // the primary is the only process that sees the router and every worker.
@@ -8,24 +9,16 @@ import type { ClusterMetricsSnapshot } from './metrics.js'
 /** How long a worker waits for the primary's answer. */
 const REPLY_TIMEOUT_MS = 2000
 
-interface Pending {
-  readonly resolve: (metrics: ClusterMetricsSnapshot) => void
-  readonly reject: (error: Error) => void
-  readonly timer: NodeJS.Timeout
-}
-
-const pending = new Map<number, Pending>()
-let nextRef = 0
+const replies = new PendingReplies<ClusterMetricsSnapshot>(
+  REPLY_TIMEOUT_MS,
+  `the cluster's primary did not answer within ${REPLY_TIMEOUT_MS} ms`,
+)
 let listening = false
 
 function onMessage(message: unknown): void {
   if (!isTetherMessage(message) || message.tether !== 'metrics') return
   const reply = message as MetricsReplyMessage
-  const entry = pending.get(reply.ref)
-  if (entry === undefined) return
-  pending.delete(reply.ref)
-  clearTimeout(entry.timer)
-  entry.resolve(reply.metrics)
+  replies.resolve(reply.ref, reply.metrics)
 }
 
 /**
@@ -44,20 +37,11 @@ export function clusterMetrics(): Promise<ClusterMetricsSnapshot> {
     listening = true
     process.on('message', onMessage)
   }
-  const ref = nextRef++
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      pending.delete(ref)
-      reject(new Error(`the cluster's primary did not answer within ${REPLY_TIMEOUT_MS} ms`))
-    }, REPLY_TIMEOUT_MS)
-    timer.unref()
-    pending.set(ref, { resolve, reject, timer })
+  return replies.request((ref) => {
     const request: MetricsRequestMessage = { tether: 'metrics-request', ref }
     process.send?.(request, undefined, {}, (error) => {
-      if (error === null || !pending.has(ref)) return
-      pending.delete(ref)
-      clearTimeout(timer)
-      reject(new Error(`could not ask the cluster's primary: ${error.message}`))
+      if (error !== null)
+        replies.reject(ref, new Error(`could not ask the cluster's primary: ${error.message}`))
     })
   })
 }
