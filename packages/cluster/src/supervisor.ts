@@ -13,6 +13,7 @@ import {
 import { type SlotSnapshot, SupervisorCounters } from './metrics.js'
 import { type ResolvedClusterOptions, routeOfSlot } from './options.js'
 import { ReplicationCoordinator } from './replication/replication-coordinator.js'
+import { Slot } from './slot.js'
 import { UserSessionsRelay } from './user-sessions-relay.js'
 import { type PoolWorker, WorkerProcess } from './worker-process.js'
 
@@ -32,22 +33,6 @@ export interface WorkerPool {
   readyAt(index: number): PoolWorker | undefined
   /** Counts a connection handed to the worker of `route`. */
   countRouted(route: string): void
-}
-
-interface Slot {
-  readonly index: number
-  readonly route: string
-  current: WorkerProcess | undefined
-  /** Exit times of unexpected exits within the restart window. */
-  crashes: number[]
-  restarts: number
-  routed: number
-  failed: boolean
-  respawn: NodeJS.Timeout | undefined
-  /** Misroutes counted by this slot's previous workers. */
-  pastMisroutes: number
-  /** Requests served by this slot's workers that have exited. */
-  pastRequests: number
 }
 
 /**
@@ -81,18 +66,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     this.ring = new HashRing([], { virtualNodes: options.virtualNodes })
     this.#heartbeats = new HeartbeatMonitor(options.heartbeatTimeout, (w) => this.#onHung(w))
     for (let index = 0; index < options.workers; index++) {
-      const slot: Slot = {
-        index,
-        route: routeOfSlot(index, options.nodeName),
-        current: undefined,
-        crashes: [],
-        restarts: 0,
-        routed: 0,
-        failed: false,
-        respawn: undefined,
-        pastMisroutes: 0,
-        pastRequests: 0,
-      }
+      const slot = new Slot(index, routeOfSlot(index, options.nodeName))
       this.#slots.push(slot)
       this.#byRoute.set(slot.route, slot)
     }
@@ -160,25 +134,9 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     const draining = new Map<string, number>()
     for (const w of this.#alive) requests.set(w.route, (requests.get(w.route) ?? 0) + w.requests)
     for (const w of this.#leaving) draining.set(w.route, (draining.get(w.route) ?? 0) + 1)
-    return this.#slots.map((slot) => ({
-      route: slot.route,
-      pid: slot.current?.pid,
-      state: this.#closing
-        ? 'stopped'
-        : slot.failed
-          ? 'failed'
-          : slot.current === undefined
-            ? 'restarting'
-            : slot.current.ready
-              ? 'ready'
-              : 'starting',
-      connections: slot.current?.connections ?? 0,
-      routed: slot.routed,
-      restarts: slot.restarts,
-      requests: slot.pastRequests + (requests.get(slot.route) ?? 0),
-      sessions: slot.current?.sessions ?? 0,
-      draining: draining.get(slot.route) ?? 0,
-    }))
+    return this.#slots.map((slot) =>
+      slot.snapshot(this.#closing, requests.get(slot.route) ?? 0, draining.get(slot.route) ?? 0),
+    )
   }
 
   /** Misroutes reported by every worker, past and present. */
@@ -206,8 +164,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
           await this.#whenReady(fresh)
           if (this.#closing) return // close() drains it with the others
           const old = slot.current
-          slot.failed = false
-          slot.crashes = []
+          slot.forgive()
           if (!(await this.#admit(slot, fresh))) {
             if (this.#closing) return
             throw new Error(`the new worker of ${slot.route} exited while its sessions were brought over`)
@@ -430,16 +387,11 @@ export class Supervisor extends EventEmitter implements WorkerPool {
 
   /** Records an unexpected exit; returns the back-off delay, or undefined when the slot crash-loops. */
   #recordCrash(slot: Slot): number | undefined {
-    const now = Date.now()
-    slot.crashes = slot.crashes.filter((t) => now - t < this.#options.restartWindow)
-    slot.crashes.push(now)
-    if (slot.crashes.length >= this.#options.maxRestarts) {
-      slot.failed = true
+    const delay = slot.recordCrash(this.#options)
+    if (delay === undefined) {
       this.counters.crashLoops++
       this.emit('crash-loop', slot.route)
-      return undefined
     }
-    const delay = this.#options.restartDelay * 2 ** (slot.crashes.length - 1)
-    return Math.min(delay, this.#options.maxRestartDelay)
+    return delay
   }
 }
