@@ -11,12 +11,8 @@ import {
   startExampleHaproxy,
   startExampleNode,
 } from '../support/multi-node-example.js'
-import {
-  type RedisClusterHandle,
-  redisCli,
-  sharedRedisServer,
-  startRedisCluster,
-} from '../support/redis-server.js'
+import { type RedisClusterHandle, startRedisCluster } from '../support/redis-cluster.js'
+import { redisCli, sharedRedisServer } from '../support/redis-server.js'
 import { describeWith } from '../support/system-binaries.js'
 
 const SHOPPERS = 100

@@ -11,10 +11,9 @@ import { ioredisClusterClient, nodeRedisClusterClient, type TestClient } from '.
 import {
   type RedisClusterHandle,
   type RedisNodeAddress,
-  redisCli,
   startRedisCluster,
-  uniquePrefix,
-} from '../support/redis-server.js'
+} from '../support/redis-cluster.js'
+import { redisCli, uniquePrefix } from '../support/redis-server.js'
 import { SessionBrowser } from '../support/redis-session-client.js'
 import { describeWith } from '../support/system-binaries.js'
 

@@ -13,13 +13,12 @@ import {
   nodeRedisClusterClient,
   type TestClient,
 } from '../support/redis-clients.js'
+import { type RedisClusterHandle, startRedisCluster } from '../support/redis-cluster.js'
 import {
   parseCommandStats,
-  type RedisClusterHandle,
   type RedisServerHandle,
   redisCli,
   sharedRedisServer,
-  startRedisCluster,
   startRedisServer,
   uniquePrefix,
 } from '../support/redis-server.js'

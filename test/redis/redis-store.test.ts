@@ -12,12 +12,8 @@ import {
   nodeRedisClusterClient,
   type TestClient,
 } from '../support/redis-clients.js'
-import {
-  type RedisClusterHandle,
-  sharedRedisServer,
-  startRedisCluster,
-  uniquePrefix,
-} from '../support/redis-server.js'
+import { type RedisClusterHandle, startRedisCluster } from '../support/redis-cluster.js'
+import { sharedRedisServer, uniquePrefix } from '../support/redis-server.js'
 import { SessionBrowser } from '../support/redis-session-client.js'
 import { storeIdOfCookie } from '../support/session-cookie.js'
 import { describeWith } from '../support/system-binaries.js'

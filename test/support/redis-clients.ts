@@ -2,7 +2,8 @@
 // the server is down instead of queueing, so a request gets a 503 quickly.
 import { Cluster, Redis } from 'ioredis'
 import { createClient, createCluster } from 'redis'
-import type { RedisClusterHandle, RedisServerHandle } from './redis-server.js'
+import type { RedisClusterHandle } from './redis-cluster.js'
+import type { RedisServerHandle } from './redis-server.js'
 
 export type ClientKind = 'ioredis' | 'node-redis' | 'ioredis-cluster' | 'node-redis-cluster'
 
