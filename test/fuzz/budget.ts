@@ -37,11 +37,6 @@ export function params<T>(share = 1): fc.Parameters<T> {
   return { numRuns: runs(share), ...(SEED === undefined ? {} : { seed: SEED }) }
 }
 
-/** Like `params`, at most `cap` cases: for properties that open a socket per case. */
-export function cappedParams<T>(share: number, cap: number): fc.Parameters<T> {
-  return { ...params<T>(share), numRuns: Math.min(cap, runs(share)) }
-}
-
 interface TargetFigures {
   cases: number
   /** Properties that failed: a thrown error or a broken expectation (fast-check shrinks it). */
