@@ -154,7 +154,7 @@ const MiB = 1024 * 1024
 function reportLine(target: string, f: TargetFigures): string {
   const heap = `${((f.heapBefore ?? 0) / MiB).toFixed(1)} -> ${(f.heapAfter / MiB).toFixed(1)} MiB`
   return [
-    target.padEnd(22),
+    target.padEnd(24),
     String(f.cases).padStart(9),
     `${(f.milliseconds / 1000).toFixed(1)} s`.padStart(9),
     `${f.slowestMs.toFixed(2)} ms`.padStart(11),
@@ -171,7 +171,7 @@ if (REPORT && typeof after === 'function') {
     const lines = [
       `fuzz report: FUZZ_RUNS=${RUNS}${SEED === undefined ? '' : ` FUZZ_SEED=${SEED}`}${gc}`,
       [
-        'target'.padEnd(22),
+        'target'.padEnd(24),
         'cases'.padStart(9),
         'time'.padStart(9),
         'slowest'.padStart(11),

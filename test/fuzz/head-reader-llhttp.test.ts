@@ -53,14 +53,14 @@ const nodeHead = fc
 
 describe('fuzz: head reader against llhttp', () => {
   const node = new LlhttpPeer()
-  let accepted = 0
+  let accepted = 0 // and compared: a request line the primary may read
   before(() => node.start())
   after(async () => {
     await node.stop()
     if (!REPORT) return
     const c = node.counts
     console.log(
-      `llhttp peer: ${c.cases} cases (${accepted} accepted by Node), ${c.connections} connections, ` +
+      `llhttp peer: ${c.cases} cases (${accepted} accepted by Node and compared), ${c.connections} connections, ` +
         `${c.reused} cases on a reused connection, ${c.fallbacks} fallbacks to a FIN`,
     )
   })
