@@ -2,7 +2,11 @@ import { Keyring } from '@tether/core'
 import { issueCookieValue, parseCookieValue, readCookieValues, verifyCookieValue } from '@tether/core/adapter'
 import { expect } from 'chai'
 import fc from 'fast-check'
-import { resolveCookieOptions, serializeSetCookie } from '../../packages/core/src/cookie/cookie-header.js'
+import {
+  resolveCookieOptions,
+  serializeSetCookie,
+  sessionCookieNames,
+} from '../../packages/core/src/cookie/cookie-header.js'
 import { checkCookieValue, signCookieValue } from '../../packages/core/src/cookie/cookie-value.js'
 import { TOKEN_LENGTH } from '../../packages/core/src/crypto/session-id.js'
 
@@ -191,6 +195,67 @@ describe('Cookie header', () => {
       Date.UTC(2030, 0, 1),
     )
     expect(header).to.contain('Max-Age=60; Expires=Tue, 01 Jan 2030 00:01:00 GMT')
+  })
+
+  it('never sends Max-Age=0 for a maxAge under a second (it would delete the cookie)', () => {
+    for (const maxAge of [1, 500, 999.9]) {
+      const header = serializeSetCookie(resolveCookieOptions({ maxAge }), 'v', false, Date.UTC(2030, 0, 1))
+      expect(header).to.contain('Max-Age=1; Expires=Tue, 01 Jan 2030 00:00:01 GMT')
+    }
+  })
+
+  it('caps Max-Age at 400 days, so that Expires stays a date', () => {
+    for (const maxAge of [401 * 86_400_000, Number.MAX_SAFE_INTEGER, Number.MAX_VALUE]) {
+      const header = serializeSetCookie(resolveCookieOptions({ maxAge }), 'v', false, Date.UTC(2030, 0, 1))
+      expect(header).to.contain('Max-Age=34560000; Expires=Wed, 05 Feb 2031 00:00:00 GMT')
+    }
+  })
+
+  describe('a name that carries a prefix', () => {
+    it('__Host-: always Secure, never prefixed twice, and found by the router', () => {
+      for (const extra of [{}, { hostPrefix: true }]) {
+        const options = resolveCookieOptions({ name: '__Host-sid', ...extra })
+        expect(serializeSetCookie(options, 'v', false)).to.equal(
+          '__Host-sid=v; Path=/; HttpOnly; Secure; SameSite=Lax',
+        )
+        expect(options.readNames).to.deep.equal(['__Host-sid'])
+        expect(sessionCookieNames('__Host-sid')).to.deep.equal(['__Host-sid'])
+      }
+      expect(serializeSetCookie(resolveCookieOptions({ name: '__host-sid' }), 'v', false)).to.match(
+        /^__host-sid=v; .*; Secure;/,
+      )
+    })
+
+    it('__Host-: refuses what browsers refuse with it', () => {
+      expect(() => resolveCookieOptions({ name: '__Host-sid', hostPrefix: false })).to.throw(
+        TypeError,
+        /cookie\.hostPrefix/,
+      )
+      expect(() => resolveCookieOptions({ name: '__Host-sid', domain: 'a.com' })).to.throw(
+        TypeError,
+        /cookie\.domain must be unset when cookie\.name starts with "__Host-"/,
+      )
+      expect(() => resolveCookieOptions({ name: '__Host-sid', path: '/app' })).to.throw(
+        TypeError,
+        /cookie\.path/,
+      )
+      expect(() => resolveCookieOptions({ name: '__Host-sid', secure: false })).to.throw(
+        TypeError,
+        /cookie\.secure/,
+      )
+    })
+
+    it('__Secure-: always Secure, sent under its own name, secure: false refused', () => {
+      const options = resolveCookieOptions({ name: '__Secure-sid' })
+      expect(serializeSetCookie(options, 'v', false)).to.equal(
+        '__Secure-sid=v; Path=/; HttpOnly; Secure; SameSite=Lax',
+      )
+      expect(serializeSetCookie(options, 'v', true)).to.match(/^__Secure-sid=v; /)
+      expect(() => resolveCookieOptions({ name: '__Secure-sid', secure: false })).to.throw(
+        TypeError,
+        /cookie\.secure must be true or "auto" when cookie\.name starts with "__Secure-"/,
+      )
+    })
   })
 
   it('supports the __Host- prefix, which forces Secure and forbids Domain', () => {

@@ -30,6 +30,27 @@ describe('express: holding the response until the session is committed', () => {
       res.writeHead(200, { 'Set-Cookie': 'theme=dark', 'Content-Type': 'text/plain' })
       res.end('ok')
     })
+    app.get('/write-head-array-cookie', (req, res) => {
+      req.session.set('a', 1)
+      res.writeHead(200, ['Set-Cookie', ['a=1', 'b=2'], 'Content-Type', 'text/plain'])
+      res.end('ok')
+    })
+    app.get('/write-head-two-cookie-keys', (req, res) => {
+      req.session.set('a', 1)
+      // Node sets each key in turn: the last Set-Cookie wins, and ours must be in it.
+      res.writeHead(200, { 'set-cookie': 'a=1', 'Set-Cookie': 'b=2' })
+      res.end('ok')
+    })
+    app.get('/null-cookie', (req, res) => {
+      req.session.set('a', 1)
+      res.setHeader('Set-Cookie', null as never) // Node sends "null"
+      res.end('ok')
+    })
+    app.get('/bad-header-value', (req, res) => {
+      req.session.set('a', 1)
+      res.writeHead(200, { 'X-Bad': 'a\nb' })
+      res.end('ok')
+    })
     app.get('/big-stream', (req, res) => {
       req.session.set('a', 1)
       res.type('text')
@@ -83,6 +104,46 @@ describe('express: holding the response until the session is committed', () => {
     const res = await supertest(url).get('/write-head-cookie').expect(200)
     const names = setCookiesOf(res).map((line) => line.split('=')[0])
     expect(names).to.have.members(['theme', 'tether.sid'])
+  })
+
+  describe('Set-Cookie lines of the app given to res.writeHead(), kept in order, ours last', () => {
+    for (const writeDelay of [0, 20]) {
+      const how = writeDelay === 0 ? 'committed at once' : 'committed after a wait'
+      it(`as a flat array (${how})`, async () => {
+        store.writeDelay = writeDelay
+        const res = await supertest(url).get('/write-head-array-cookie').expect(200)
+        const lines = setCookiesOf(res)
+        expect(lines.slice(0, 2)).to.deep.equal(['a=1', 'b=2'])
+        expect(lines[2]).to.match(/^tether\.sid=/)
+      })
+
+      it(`as an object with two Set-Cookie keys (${how})`, async () => {
+        store.writeDelay = writeDelay
+        const res = await supertest(url).get('/write-head-two-cookie-keys').expect(200)
+        const lines = setCookiesOf(res)
+        expect(lines[0]).to.equal('b=2')
+        expect(lines[1]).to.match(/^tether\.sid=/)
+      })
+    }
+
+    it('with a value Node takes as it is (null)', async () => {
+      const res = await supertest(url).get('/null-cookie').expect(200)
+      expect(setCookiesOf(res)[0]).to.equal('null')
+    })
+  })
+
+  it('answers 500, as Express would, when a held writeHead() throws on replay', async () => {
+    store.writeDelay = 20
+    const unhandled: unknown[] = []
+    const record = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', record)
+    try {
+      await supertest(url).get('/bad-header-value').expect(500)
+      await supertest(url).get('/bad-header-value').expect(500) // the same connection is fine
+    } finally {
+      process.off('unhandledRejection', record)
+    }
+    expect(unhandled).to.deep.equal([])
   })
 
   it('streams a large body intact through the hold (backpressure resumes)', async () => {

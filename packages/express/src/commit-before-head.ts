@@ -29,6 +29,11 @@ export interface HoldOwner {
   commitNow(): string | undefined | typeof WAIT
   /** Answers instead of the held response after a failed commit (a 503). */
   fail(error: unknown): void
+  /**
+   * A held call of the app threw when it was replayed after the commit (a header value Node
+   * refuses, say): what the app's own handler would have thrown, had the call not been held.
+   */
+  replayFailed(error: unknown): void
   /** The response is over: sent, or closed by the client ('close'). */
   release(): void
 }
@@ -207,7 +212,16 @@ function start(res: HeldResponse, hold: Hold): void {
       if (setCookie !== undefined) addSetCookie(res, setCookie, queue)
       let lastWrite = true
       for (const { method, args } of queue) {
-        const result = hold.originals[method].apply(res, args)
+        let result: unknown
+        try {
+          result = hold.originals[method].apply(res, args)
+        } catch (error) {
+          // Thrown into a promise callback, it would be an unhandled rejection and leave the
+          // response open; unheld, the app's handler would have seen it. The calls after it
+          // would not have run either.
+          hold.owner.replayFailed(error)
+          return
+        }
         if (method === 'write') lastWrite = result as boolean
       }
       // A stream piped into the response paused on our `false`; let it go on unless the socket
@@ -225,36 +239,50 @@ function swallow(res: ServerResponse, method: Method, args: unknown[]): unknown 
   return method === 'write' ? true : res
 }
 
-/** Adds the session cookie without replacing any Set-Cookie of the app, wherever it was set. */
+/**
+ * Adds the session cookie without replacing any Set-Cookie of the app, wherever it was set.
+ *
+ * Headers given to writeHead() replace those set before, so ours joins the last Set-Cookie among
+ * them: Node 20's writeHead() sets them in order, each replacing the one before, and were they
+ * appended instead, ours would still be the last line. A value Node refuses (undefined) is left
+ * for writeHead() to refuse, as it would without Tether.
+ */
 function addSetCookie(res: ServerResponse, setCookie: string, queue: Call[]): void {
   const head = queue.find((call) => call.method === 'writeHead')
   if (head !== undefined) {
     const index = typeof head.args[1] === 'object' && head.args[1] !== null ? 1 : 2
     const headers = head.args[index]
-    // Headers given to writeHead() replace those set before; merge ours into them when they
-    // carry a Set-Cookie of their own.
-    if (Array.isArray(headers) && headers.some((v, i) => i % 2 === 0 && isSetCookie(v))) {
-      head.args[index] = [...headers, 'Set-Cookie', setCookie]
-      return
-    }
-    if (typeof headers === 'object' && headers !== null && !Array.isArray(headers)) {
-      const key = Object.keys(headers).find(isSetCookie)
+    if (Array.isArray(headers)) {
+      const at = headers.findLastIndex((v, i) => i % 2 === 0 && isSetCookie(v))
+      if (at >= 0) {
+        if (headers[at + 1] !== undefined) {
+          head.args[index] = headers.with(at + 1, [...toList(headers[at + 1]), setCookie])
+        }
+        return
+      }
+    } else if (typeof headers === 'object' && headers !== null) {
+      const key = Object.keys(headers).findLast(isSetCookie)
       if (key !== undefined) {
         const theirs = (headers as Record<string, unknown>)[key]
-        head.args[index] = { ...headers, [key]: [...toList(theirs), setCookie] }
+        if (theirs !== undefined) {
+          head.args[index] = { ...headers, [key]: [...toList(theirs), setCookie] }
+        }
         return
       }
     }
   }
   const existing = res.getHeader('set-cookie')
-  res.setHeader('Set-Cookie', existing === undefined ? setCookie : [...toList(existing), setCookie])
+  // The app's values as they are (numbers, null, nested arrays): Node writes them as it would have.
+  res.setHeader(
+    'Set-Cookie',
+    existing === undefined ? setCookie : ([...toList(existing), setCookie] as string[]),
+  )
 }
 
 function isSetCookie(name: unknown): boolean {
   return typeof name === 'string' && name.toLowerCase() === 'set-cookie'
 }
 
-function toList(value: unknown): string[] {
-  if (value === undefined || value === null) return []
-  return Array.isArray(value) ? value.map(String) : [String(value)]
+function toList(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [value]
 }

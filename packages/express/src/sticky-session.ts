@@ -141,6 +141,12 @@ class ResponseBinding extends SessionBinding {
     sendFailure(this.res, this.replies.afterCommit(error))
   }
 
+  /** To Express's error handling, as if the handler had called `next(error)`. */
+  replayFailed(error: unknown): void {
+    if (typeof this.req.next === 'function') this.req.next(error)
+    else this.res.destroy(error instanceof Error ? error : undefined)
+  }
+
   /** `req.secure` consults Express's trust-proxy setting. */
   get secure(): boolean {
     return this.req.secure

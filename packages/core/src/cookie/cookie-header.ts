@@ -4,6 +4,8 @@ import { boolean, oneOf, optionError, positiveNumber, rejectUnknownOptions } fro
 export interface CookieOptions {
   /**
    * Cookie name. Where the `__Host-` prefix applies (see `hostPrefix`) it is sent as `__Host-<name>`.
+   * A name that starts with `__Host-` or `__Secure-` (in any case) is sent as it is and always
+   * Secure, since browsers refuse it otherwise; `__Host-` also means `hostPrefix: true`.
    * @default 'tether.sid'
    */
   name?: string
@@ -14,7 +16,8 @@ export interface CookieOptions {
   /**
    * Lifetime in milliseconds. Unset makes a browser-session cookie, which the server-side idle and
    * absolute timeouts still bound. When set, the cookie is re-sent whenever the session is written
-   * or touched so that its expiry slides with the idle timeout.
+   * or touched so that its expiry slides with the idle timeout. Sent as whole seconds, at least one
+   * and at most 400 days, the most browsers keep a cookie (RFC 6265bis).
    */
   maxAge?: number
   /** @default 'lax' — sent on top-level navigations, not on cross-site subrequests (CSRF defence). */
@@ -58,6 +61,8 @@ export interface ResolvedCookieOptions {
 }
 
 const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const HOST_PREFIX = /^__Host-/i
+const SECURE_PREFIX = /^__Secure-/i
 const ATTRIBUTE_VALUE = /^[\u0021-\u003A\u003C-\u007E]+$/
 
 export function resolveCookieOptions(options: CookieOptions | undefined): ResolvedCookieOptions {
@@ -69,12 +74,20 @@ export function resolveCookieOptions(options: CookieOptions | undefined): Resolv
     'cookie.',
   )
   if (o.hostPrefix !== undefined) boolean('cookie.hostPrefix', o.hostPrefix, false)
-  const hostPrefix = o.hostPrefix === true
   let name = o.name ?? 'tether.sid'
   if (typeof name !== 'string' || !TOKEN_CHARS.test(name)) {
     throw optionError('cookie.name', 'a non-empty cookie name (RFC 6265 token characters)', name)
   }
-  if (hostPrefix) name = `__Host-${name}`
+  // A name that already carries a prefix asks for what browsers require of it (RFC 6265bis 4.1.3,
+  // prefixes matched in any case): a __Host- cookie Secure, on Path=/, without Domain; a __Secure-
+  // one Secure. Sent without that, it would be refused on every response.
+  const namedHost = HOST_PREFIX.test(name)
+  const namedSecure = SECURE_PREFIX.test(name)
+  if (namedHost && o.hostPrefix === false) {
+    throw optionError('cookie.hostPrefix', 'true or unset when cookie.name starts with "__Host-"', false)
+  }
+  const hostPrefix = o.hostPrefix === true || namedHost
+  if (hostPrefix) name = hostNameOf(name)
   const path = o.path ?? '/'
   if (typeof path !== 'string' || !path.startsWith('/') || !ATTRIBUTE_VALUE.test(path)) {
     throw optionError('cookie.path', 'a path starting with "/" without ";" or control characters', path)
@@ -85,12 +98,14 @@ export function resolveCookieOptions(options: CookieOptions | undefined): Resolv
   const sameSite = oneOf('cookie.sameSite', o.sameSite, ['lax', 'strict', 'none'] as const, 'lax')
   const secure =
     o.secure === 'auto' || o.secure === undefined ? 'auto' : boolean('cookie.secure', o.secure, false)
+  if (namedSecure && secure === false) {
+    throw optionError('cookie.secure', 'true or "auto" when cookie.name starts with "__Secure-"', secure)
+  }
   if (hostPrefix) {
-    if (o.domain !== undefined)
-      throw optionError('cookie.domain', 'unset when cookie.hostPrefix is true', o.domain)
-    if (path !== '/') throw optionError('cookie.path', '"/" when cookie.hostPrefix is true', path)
-    if (secure === false)
-      throw optionError('cookie.secure', 'true or "auto" when cookie.hostPrefix is true', secure)
+    const why = namedHost ? 'cookie.name starts with "__Host-"' : 'cookie.hostPrefix is true'
+    if (o.domain !== undefined) throw optionError('cookie.domain', `unset when ${why}`, o.domain)
+    if (path !== '/') throw optionError('cookie.path', `"/" when ${why}`, path)
+    if (secure === false) throw optionError('cookie.secure', `true or "auto" when ${why}`, secure)
   }
   if (sameSite === 'none' && secure === false) {
     throw optionError(
@@ -99,13 +114,13 @@ export function resolveCookieOptions(options: CookieOptions | undefined): Resolv
       secure,
     )
   }
-  // The prefix by default wherever browsers accept it; a name that already has it keeps it.
+  // The prefix by default wherever browsers accept it; a name that already has one keeps it.
   const hostName = hostPrefix
     ? name
-    : o.hostPrefix === undefined && o.domain === undefined && path === '/' && secure !== false
+    : o.hostPrefix === undefined && !namedSecure && o.domain === undefined && path === '/' && secure !== false
       ? hostNameOf(name)
       : undefined
-  const plain = hostPrefix || secure === true ? undefined : name
+  const plain = hostPrefix || secure === true || namedSecure ? undefined : name
   return {
     name: plain ?? hostName ?? name,
     hostName,
@@ -117,14 +132,16 @@ export function resolveCookieOptions(options: CookieOptions | undefined): Resolv
     path,
     maxAge: o.maxAge === undefined ? undefined : positiveNumber('cookie.maxAge', o.maxAge, 0),
     sameSite,
-    // __Host- cookies are only accepted with Secure, whatever the transport looks like.
-    secure: hostPrefix ? true : secure,
+    // __Host- and __Secure- cookies are only accepted with Secure, whatever the transport looks like.
+    secure: hostPrefix || namedSecure ? true : secure,
     httpOnly: boolean('cookie.httpOnly', o.httpOnly, true),
     partitioned: boolean('cookie.partitioned', o.partitioned, false),
   }
 }
 
 const SAME_SITE = { lax: 'Lax', strict: 'Strict', none: 'None' } as const
+/** Browsers keep a cookie at most 400 days, whatever Max-Age says (RFC 6265bis 5.6.1). */
+const MAX_AGE_SECONDS = 400 * 24 * 3600
 
 /**
  * The Set-Cookie header value for the session cookie; `value === undefined` clears it.
@@ -143,7 +160,8 @@ export function serializeSetCookie(
   if (value === undefined) {
     header += '; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT'
   } else if (options.maxAge !== undefined) {
-    const seconds = Math.floor(options.maxAge / 1000)
+    // Never 0, which deletes the cookie; never past the cap, beyond which Expires is no date.
+    const seconds = Math.min(MAX_AGE_SECONDS, Math.max(1, Math.floor(options.maxAge / 1000)))
     header += `; Max-Age=${seconds}; Expires=${new Date(now + seconds * 1000).toUTCString()}`
   }
   if (options.httpOnly) header += '; HttpOnly'
@@ -153,9 +171,9 @@ export function serializeSetCookie(
   return header
 }
 
-/** `__Host-<name>` (a name that already carries the prefix is returned as is). */
+/** `__Host-<name>` (a name that already carries the prefix, in any case, is returned as is). */
 export function hostNameOf(name: string): string {
-  return name.startsWith('__Host-') ? name : `__Host-${name}`
+  return HOST_PREFIX.test(name) ? name : `__Host-${name}`
 }
 
 /**

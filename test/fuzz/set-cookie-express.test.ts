@@ -1,0 +1,91 @@
+import { once } from 'node:events'
+import { Agent, request, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { stickySession } from '@tether/express'
+import { expect } from 'chai'
+import express from 'express'
+import fc from 'fast-check'
+import { fuzzAsyncProperty } from './budget.js'
+import { ForgetfulStore, runScript, type Script, SlowForgetfulStore, script } from './set-cookie-app.js'
+import { parseSetCookie } from './set-cookie-parser.js'
+
+/*
+ * The Express adapter adds its cookie to the response's head, beside the Set-Cookie headers the
+ * app set itself. The same handler runs without Tether and with it (a store it commits to at
+ * once, and one it has to wait for, which queues the response): with Tether the response must be
+ * the same, with the same Set-Cookie lines in the same order, nothing merged, split or lost, and
+ * Tether's own cookie after them, when the session changed.
+ */
+
+const TARGET = 'Set-Cookie'
+const SECRET = 'fuzz-secret-0123456789-abcdefghijklmnop'
+
+interface Answer {
+  status: number
+  setCookie: string[]
+}
+
+describe("fuzz: Set-Cookie, Tether's cookie beside the app's own (Express)", () => {
+  const atOnce = stickySession({ secret: SECRET, store: new ForgetfulStore() })
+  const waiting = stickySession({ secret: SECRET, store: new SlowForgetfulStore() })
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  let server: Server
+  let port: number
+
+  before(async () => {
+    const app = express()
+    app.set('env', 'test') // Express's error handler logs every 500 otherwise
+    app.get('/plain', runScript)
+    app.get('/at-once', atOnce, runScript)
+    app.get('/waiting', waiting, runScript)
+    server = app.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    port = (server.address() as AddressInfo).port
+  })
+  after(async () => {
+    agent.destroy()
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await Promise.all([atOnce.close(), waiting.close()])
+  })
+
+  function get(path: string, s: Script): Promise<Answer> {
+    const header = Buffer.from(JSON.stringify(s)).toString('base64')
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { port, host: '127.0.0.1', path, agent, headers: { 'x-script': header } },
+        (res) => {
+          const setCookie: string[] = []
+          for (let i = 0; i < res.rawHeaders.length; i += 2) {
+            if (res.rawHeaders[i]!.toLowerCase() === 'set-cookie') setCookie.push(res.rawHeaders[i + 1]!)
+          }
+          res.resume()
+          res.on('end', () => resolve({ status: res.statusCode!, setCookie }))
+          res.on('error', reject)
+        },
+      )
+      req.on('error', reject)
+      req.end()
+    })
+  }
+
+  it("keeps the app's Set-Cookie lines as they are, in order, and adds Tether's after them", () =>
+    fuzzAsyncProperty(TARGET, 0.2, script, fc.boolean(), async (s, wait) => {
+      const plain = await get('/plain', s)
+      const tether = await get(wait ? '/waiting' : '/at-once', s)
+      const context = JSON.stringify({ plain, tether })
+      expect(tether.status, context).to.equal(plain.status)
+      expect(tether.setCookie.slice(0, plain.setCookie.length), context).to.deep.equal(plain.setCookie)
+      const added = tether.setCookie.slice(plain.setCookie.length)
+      if (!s.session || plain.status === 500) {
+        // A handler that threw may have done so before or after the commit: the session may be
+        // stored or not, and its cookie sent or not.
+        expect(added.length, context).to.be.at.most(s.session ? 1 : 0)
+        if (added.length === 0) return
+      }
+      expect(added, context).to.have.length(1)
+      const [cookie] = parseSetCookie(added)
+      expect(cookie?.name, context).to.equal('tether.sid')
+      expect(cookie?.value, context).to.match(/^[\w-]{43}\.[\w-]+\.[\w-]{22}$/)
+    }))
+})
