@@ -98,6 +98,22 @@ describe('routing strategies', () => {
       expect(readProxyHeader(Buffer.from(`PROXY ${'x'.repeat(120)}`), 1024).status).to.equal('bad')
     })
 
+    it('rejects v1 ports outside 0-65535 or with leading zeros, and IPv6 zone ids', () => {
+      for (const ports of ['65536 80', '51000 080', '-1 80', '51000 8o', '1e3 80', '51000 '])
+        expect(
+          readProxyHeader(Buffer.from(`PROXY TCP4 198.51.100.1 10.0.0.1 ${ports}\r\n`), 1024).status,
+          ports,
+        ).to.equal('bad')
+      for (const ports of ['0 65535', '51000 80'])
+        expect(
+          readProxyHeader(Buffer.from(`PROXY TCP4 198.51.100.1 10.0.0.1 ${ports}\r\n`), 1024).status,
+          ports,
+        ).to.equal('ok')
+      expect(readProxyHeader(Buffer.from('PROXY TCP6 fe80::1%eth0 ::1 51000 80\r\n'), 1024).status).to.equal(
+        'bad',
+      )
+    })
+
     it('reads v2 binary headers (PROXY and LOCAL)', () => {
       const signature = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]
       const v4 = Buffer.from([

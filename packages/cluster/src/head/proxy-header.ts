@@ -13,6 +13,17 @@ const V1_PREFIX = Buffer.from('PROXY ', 'latin1')
 const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a])
 /** The longest v1 header, CRLF included (spec section 2.1). */
 const V1_MAX = 107
+/** A v1 port: 0 to 65535 in decimal, without leading zeros (spec section 2.1). */
+const V1_PORT = /^(?:0|[1-9][0-9]{0,4})$/
+
+function isV1Port(field: string | undefined): boolean {
+  return field !== undefined && V1_PORT.test(field) && Number(field) <= 65535
+}
+
+/** A v1 address of the family: plain, as the spec writes them (no IPv6 zone id, which isIP takes). */
+function isV1Address(field: string | undefined, family: 4 | 6): boolean {
+  return field !== undefined && !field.includes('%') && isIP(field) === family
+}
 
 function startsLike(buffer: Buffer, prefix: Buffer): 'yes' | 'no' | 'maybe' {
   const n = Math.min(buffer.length, prefix.length)
@@ -35,7 +46,14 @@ export function readProxyHeader(buffer: Buffer, maxLength: number): ProxyHeader 
     const length = end + 2
     if (fields[1] === 'UNKNOWN') return { status: 'ok', length, address: undefined }
     const family = fields[1] === 'TCP4' ? 4 : fields[1] === 'TCP6' ? 6 : 0
-    if (fields.length !== 6 || family === 0 || isIP(fields[2]!) !== family || isIP(fields[3]!) !== family) {
+    if (
+      fields.length !== 6 ||
+      family === 0 ||
+      !isV1Address(fields[2], family) ||
+      !isV1Address(fields[3], family) ||
+      !isV1Port(fields[4]) ||
+      !isV1Port(fields[5])
+    ) {
       return { status: 'bad' }
     }
     return { status: 'ok', length, address: canonicalAddress(fields[2]!) }
