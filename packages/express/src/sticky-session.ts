@@ -60,7 +60,7 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
     // An in-process store (the default MemoryStore) opens the session at once; others wait.
     let ctx: SessionContext | undefined
     try {
-      ctx = manager.openNow(req.headers.cookie, req.ip)
+      ctx = manager.openNow(req.headers.cookie, req)
     } catch (error) {
       openFailed(error, replies, res, next)
       return
@@ -90,7 +90,7 @@ async function attach(
 ): Promise<void> {
   let ctx: SessionContext
   try {
-    ctx = await manager.open(req.headers.cookie, req.ip)
+    ctx = await manager.open(req.headers.cookie, req)
   } catch (error) {
     openFailed(error, replies, res, next)
     return
