@@ -10,6 +10,7 @@ import {
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { commitBeforeHead, holdOwner } from './commit-before-head.js'
 import { resolveAdapterOptions, type StickySessionOptions } from './options.js'
+import { isSecureRequest } from './request-protocol.js'
 import { exposeSession } from './request-session.js'
 
 /** The middleware returned by `stickySession()`, with the engine behind it. */
@@ -141,9 +142,9 @@ class ResponseBinding extends SessionBinding {
     sendFailure(this.res, this.replies.afterCommit(error))
   }
 
-  /** `req.secure` consults Express's trust-proxy setting. */
+  /** `req.secure`, which consults Express's trust-proxy setting (see isSecureRequest). */
   get secure(): boolean {
-    return this.req.secure
+    return isSecureRequest(this.req)
   }
 }
 
