@@ -15,6 +15,7 @@
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { startTarget, stopTarget } from './adapter-target.js'
+import { pinLoadGenerator, pinning } from './cpu-pinning.js'
 import { jsonArgument, writeResults } from './results.js'
 
 const json = jsonArgument()
@@ -37,6 +38,8 @@ const duration = Number(values.duration)
 const connections = Number(values.connections)
 const slices = Number(values.slices)
 const workloads = values.workloads.split(',') as Row['workload'][]
+// BENCH_PIN=1 keeps autocannon (this process) and the servers on separate CPUs (see cpu-pinning.ts).
+pinLoadGenerator()
 for (const w of workloads) {
   if (w !== 'counter' && w !== 'create')
     throw new Error(`--workloads: unknown workload "${w}" (counter, create)`)
@@ -217,7 +220,7 @@ const name = (row: Row) =>
       ? `plain ${row.framework} + Set-Cookie (floor)`
       : `${row.framework} + ${row.variant === 'tether' ? TETHER[row.framework as 'express'] : ANCHOR[row.framework as 'express']}`
 console.log(
-  `\n${duration} s per case in ${slices} alternating turns, ${connections} connections, ${repeat} round(s) (medians), Node.js ${process.version}\n`,
+  `\n${duration} s per case in ${slices} alternating turns, ${connections} connections, ${repeat} round(s) (medians), CPU pinning: ${pinning()}, Node.js ${process.version}\n`,
 )
 console.log(
   '| workload | stack | req/s | p99 ms | req/s vs plain | req/s vs anchor | server CPU µs/req | CPU vs plain | GC µs/req | counter kept | errors |',
@@ -276,7 +279,7 @@ for (const framework of values.frameworks.split(',')) {
   }
 }
 writeResults(json.file, 'adapters', json.args, {
-  settings: { duration, connections, slices, repeat },
+  settings: { duration, connections, slices, repeat, pinning: pinning() },
   stacks: rows.map((row) => ({
     name: name(row),
     median: row,
