@@ -1,9 +1,9 @@
 // BENCH_PIN=1: the load generator (wrk, and this process, which runs autocannon) on CPU 0, the
-// servers under test on the other CPUs (Linux, taskset). Without it, the scheduler often wakes the
-// load generator on the server's own CPU when an answer reaches it, and switches between the two:
+// servers under test on the other CPUs (Linux, taskset). Without it, the scheduler may wake the
+// load generator on the server's own CPU when an answer reaches it, and switch between the two:
 // a server that answers each request as it reads it (an in-process store, a cache hit) then pays
 // for a switch on many more answers than one whose answers leave in batches (after a Redis round
-// trip), and that, not the server's own work, sets their ratio. Redis is left where it runs.
+// trip), which weighs on their ratio beside their own work. Redis is left where it runs.
 import { execFileSync } from 'node:child_process'
 import { cpus } from 'node:os'
 

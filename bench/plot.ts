@@ -107,7 +107,7 @@ function adaptersChart(r: AdaptersResults): string {
     ],
     legend: [
       { label: 'plain framework', color: COLORS.plain },
-      { label: 'plain + Set-Cookie (floor of a new session)', color: COLORS.floor },
+      { label: 'floor (plain + Set-Cookie)', color: COLORS.floor },
       { label: 'Tether', color: COLORS.tether },
       { label: 'express-session / @fastify/session', color: COLORS.anchor },
     ],
