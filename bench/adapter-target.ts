@@ -2,6 +2,7 @@
 // adapter benchmarks: `startTarget('express', 'tether')` resolves with its URL once it listens.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { pinServer } from './cpu-pinning.js'
 
 const SERVER = fileURLToPath(new URL('adapters-server.ts', import.meta.url))
 
@@ -25,6 +26,7 @@ export async function startTarget(
     })
     child.once('exit', (code) => reject(new Error(`${framework}/${variant} exited with ${code}`)))
   })
+  pinServer(child.pid)
   return { url, child }
 }
 

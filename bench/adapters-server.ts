@@ -1,8 +1,12 @@
-// One benchmark target per process: `node --import tsx bench/adapters-server.ts <express|fastify> <tether|anchor|plain>`.
+// One benchmark target per process: `node --import tsx bench/adapters-server.ts <express|fastify> <tether|anchor|plain|floor>`.
+// `floor` is the plain app whose GET /new does the least any session library must do for a new
+// session: one unguessable token from pooled CSPRNG output, sent in a Set-Cookie header of the
+// size and attributes of Tether's (no signature, nothing stored).
 // Prints "READY <url>" once listening. /key, /keys, /slow-set and /logout serve
 // bench/adapters-lost-updates.ts. GET /count loads, increments and saves a counter in the
 // session; GET /new creates a session; GET /peek reads the counter without changing it, with the
 // number of /count and /new requests handled and the CPU and GC time this process has used.
+import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { PerformanceObserver } from 'node:perf_hooks'
@@ -47,6 +51,20 @@ interface SessionAccess {
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** CSPRNG output drawn 4 KiB at a time, as Tether and Node's randomUUID() do. */
+let pool = Buffer.alloc(0)
+let pooled = 0
+/** The floor's Set-Cookie: a 32-byte token where Tether's cookie has token, route and MAC. */
+function floorCookie(): string {
+  if (pooled + 32 > pool.length) {
+    pool = randomBytes(4096)
+    pooled = 0
+  }
+  const token = pool.toString('base64url', pooled, pooled + 32)
+  pooled += 32
+  return `tether.sid=${token}.solo.${'0'.repeat(22)}; Path=/; HttpOnly; SameSite=Lax`
+}
 
 function countKeys(session: SessionAccess, n: number): number {
   let kept = 0
@@ -101,13 +119,14 @@ async function expressApp(): Promise<string> {
       res.json({ count: plainCount })
     })
     app.get('/new', (_req, res) => {
+      if (variant === 'floor') res.setHeader('Set-Cookie', floorCookie())
       res.json({ ok: true })
     })
     app.get('/peek', (_req, res) => {
       res.json(stats(plainCount))
     })
   }
-  if (variant !== 'plain') {
+  if (variant === 'tether' || variant === 'anchor') {
     const access = (req: express.Request): SessionAccess => {
       if (variant === 'tether') {
         return {
@@ -193,10 +212,13 @@ async function fastifyApp(): Promise<string> {
       plainCount++
       return { count: plainCount }
     })
-    app.get('/new', async () => ({ ok: true }))
+    app.get('/new', async (_request, reply) => {
+      if (variant === 'floor') reply.header('set-cookie', floorCookie())
+      return { ok: true }
+    })
     app.get('/peek', async () => stats(plainCount))
   }
-  if (variant !== 'plain') {
+  if (variant === 'tether' || variant === 'anchor') {
     const access = (request: FastifyRequest): SessionAccess => {
       if (variant === 'tether') {
         return {
@@ -233,9 +255,9 @@ async function fastifyApp(): Promise<string> {
 
 if (
   !['express', 'fastify'].includes(framework ?? '') ||
-  !['tether', 'anchor', 'plain'].includes(variant ?? '')
+  !['tether', 'anchor', 'plain', 'floor'].includes(variant ?? '')
 ) {
-  console.error('usage: adapters-server.ts <express|fastify> <tether|anchor|plain>')
+  console.error('usage: adapters-server.ts <express|fastify> <tether|anchor|plain|floor>')
   process.exit(2)
 }
 const url = framework === 'express' ? await expressApp() : await fastifyApp()

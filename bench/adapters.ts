@@ -3,7 +3,9 @@
 // fastify + @fastify/session vs plain fastify, side by side in one run, with autocannon.
 //   counter: GET /count with one kept cookie on every connection (load, increment, save);
 //            afterwards the counter is compared with the number of 2xx answers.
-//   create:  GET /new without a cookie: every request creates and stores a new session.
+//   create:  GET /new without a cookie: every request creates and stores a new session. A fourth
+//            stack runs beside them, the floor: the plain app sending a Set-Cookie of Tether's size
+//            with a token from pooled CSPRNG output, the least any session library does here.
 // Each target runs in its own child process, all three at once; autocannon runs here and
 // alternates between them in short turns (--slices) so that drift in machine speed hits all alike.
 // Usage: npm run bench:adapters [-- --duration 5] [--connections 50] [--repeat 1]
@@ -13,6 +15,7 @@
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { startTarget, stopTarget } from './adapter-target.js'
+import { pinLoadGenerator, pinning } from './cpu-pinning.js'
 import { jsonArgument, writeResults } from './results.js'
 
 const json = jsonArgument()
@@ -35,13 +38,18 @@ const duration = Number(values.duration)
 const connections = Number(values.connections)
 const slices = Number(values.slices)
 const workloads = values.workloads.split(',') as Row['workload'][]
+// BENCH_PIN=1 keeps autocannon (this process) and the servers on separate CPUs (see cpu-pinning.ts).
+pinLoadGenerator()
 for (const w of workloads) {
   if (w !== 'counter' && w !== 'create')
     throw new Error(`--workloads: unknown workload "${w}" (counter, create)`)
 }
 
-type Variant = 'plain' | 'tether' | 'anchor'
-const VARIANTS = ['plain', 'tether', 'anchor'] as const
+type Variant = 'plain' | 'tether' | 'anchor' | 'floor'
+const VARIANTS = {
+  counter: ['plain', 'tether', 'anchor'],
+  create: ['plain', 'floor', 'tether', 'anchor'],
+} as const satisfies Record<Row['workload'], readonly Variant[]>
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -84,13 +92,14 @@ interface Target {
 }
 
 /**
- * One round of one workload: the three stacks run side by side, each in a fresh process, and the
+ * One round of one workload: the stacks run side by side, each in a fresh process, and the
  * measured time is cut into `slices` turns that alternate between them (rotating who goes first),
- * so a change in the machine's speed during the round falls on all three alike.
+ * so a change in the machine's speed during the round falls on all of them alike.
  */
 async function runRound(framework: string, workload: Row['workload'], round: number): Promise<Row[]> {
   const path = workload === 'counter' ? '/count' : '/new'
-  const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!)
+  const variants: readonly Variant[] = VARIANTS[workload]
+  const order = variants.map((_, i) => variants[(i + round) % variants.length]!)
   const targets: Target[] = []
   try {
     for (const variant of order) {
@@ -207,9 +216,11 @@ const fmt = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(
 const name = (row: Row) =>
   row.variant === 'plain'
     ? `plain ${row.framework}`
-    : `${row.framework} + ${row.variant === 'tether' ? TETHER[row.framework as 'express'] : ANCHOR[row.framework as 'express']}`
+    : row.variant === 'floor'
+      ? `plain ${row.framework} + Set-Cookie (floor)`
+      : `${row.framework} + ${row.variant === 'tether' ? TETHER[row.framework as 'express'] : ANCHOR[row.framework as 'express']}`
 console.log(
-  `\n${duration} s per case in ${slices} alternating turns, ${connections} connections, ${repeat} round(s) (medians), Node.js ${process.version}\n`,
+  `\n${duration} s per case in ${slices} alternating turns, ${connections} connections, ${repeat} round(s) (medians), CPU pinning: ${pinning()}, Node.js ${process.version}\n`,
 )
 console.log(
   '| workload | stack | req/s | p99 ms | req/s vs plain | req/s vs anchor | server CPU µs/req | CPU vs plain | GC µs/req | counter kept | errors |',
@@ -233,32 +244,42 @@ for (const row of rows) {
 }
 
 console.log('\nMedian of the per-round ratios of req/s (each round on its own):\n')
-console.log('| framework | workload | Tether / plain | anchor / plain | Tether / anchor |')
-console.log('| --- | --- | ---: | ---: | ---: |')
+console.log(
+  '| framework | workload | Tether / plain | anchor / plain | Tether / anchor | Tether / floor | floor / plain |',
+)
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |')
 const ratios: Array<{
   framework: string
   workload: string
   tetherVsPlain: number
   anchorVsPlain: number
   tetherVsAnchor: number
+  tetherVsFloor?: number
+  floorVsPlain?: number
 }> = []
 for (const framework of values.frameworks.split(',')) {
   for (const workload of workloads) {
+    const floored = (VARIANTS[workload] as readonly Variant[]).includes('floor')
     const ratio = {
       framework,
       workload,
       tetherVsPlain: roundRatio(framework, workload, 'tether', 'plain'),
       anchorVsPlain: roundRatio(framework, workload, 'anchor', 'plain'),
       tetherVsAnchor: roundRatio(framework, workload, 'tether', 'anchor'),
+      ...(floored && {
+        tetherVsFloor: roundRatio(framework, workload, 'tether', 'floor'),
+        floorVsPlain: roundRatio(framework, workload, 'floor', 'plain'),
+      }),
     }
     ratios.push(ratio)
+    const shown = (x: number | undefined) => (x === undefined ? '' : `${x.toFixed(2)}x`)
     console.log(
-      `| ${framework} | ${workload} | ${ratio.tetherVsPlain.toFixed(2)}x | ${ratio.anchorVsPlain.toFixed(2)}x | ${ratio.tetherVsAnchor.toFixed(2)}x |`,
+      `| ${framework} | ${workload} | ${shown(ratio.tetherVsPlain)} | ${shown(ratio.anchorVsPlain)} | ${shown(ratio.tetherVsAnchor)} | ${shown(ratio.tetherVsFloor)} | ${shown(ratio.floorVsPlain)} |`,
     )
   }
 }
 writeResults(json.file, 'adapters', json.args, {
-  settings: { duration, connections, slices, repeat },
+  settings: { duration, connections, slices, repeat, pinning: pinning() },
   stacks: rows.map((row) => ({
     name: name(row),
     median: row,

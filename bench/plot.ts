@@ -19,7 +19,7 @@ const { values } = parseArgs({
   },
 })
 
-const COLORS = { plain: '#9ca3af', tether: '#2563eb', anchor: '#f59e0b' } as const
+const COLORS = { plain: '#9ca3af', floor: '#6b7280', tether: '#2563eb', anchor: '#f59e0b' } as const
 
 interface AdapterRound {
   framework: string
@@ -107,6 +107,7 @@ function adaptersChart(r: AdaptersResults): string {
     ],
     legend: [
       { label: 'plain framework', color: COLORS.plain },
+      { label: 'floor (plain + Set-Cookie)', color: COLORS.floor },
       { label: 'Tether', color: COLORS.tether },
       { label: 'express-session / @fastify/session', color: COLORS.anchor },
     ],

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { parseCommandStats, redisCli, startRedisServer } from '../test/support/redis-server.js'
 import { stopAllServices } from '../test/support/services.js'
+import { onLoadCpu, pinLoadGenerator, pinning, pinServer } from './cpu-pinning.js'
 import { INSIDE_SCRIPTS } from './redis-commands.js'
 import { jsonArgument, writeResults } from './results.js'
 
@@ -28,6 +29,9 @@ const ROUNDS = Number(json.args[1] ?? 2)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 
 const redis = await startRedisServer()
+// BENCH_PIN=1 keeps the load generators and the apps on separate CPUs (see cpu-pinning.ts); Redis,
+// started before, stays unpinned.
+pinLoadGenerator()
 
 interface App {
   stack: string
@@ -51,6 +55,7 @@ async function startApp(stack: string): Promise<App> {
     child.once('message', (m: { port: number }) => resolve(m.port))
     child.once('exit', (code) => reject(new Error(`${stack} exited with ${code}`)))
   })
+  pinServer(child.pid)
   return { stack, child, base: `http://127.0.0.1:${port}`, counted: 0, cookies: [], signedIn: [] }
 }
 
@@ -106,14 +111,18 @@ function wrkRandomCookies(app: App, path: string, cookies: string[]): ClientResu
   const file = join(scratch, `${app.stack}.cookies`)
   writeFileSync(file, `${cookies.join('\n')}\n`)
   const script = fileURLToPath(new URL('./random-cookie.lua', import.meta.url))
-  const out = execFileSync(
-    'wrk',
-    ['-t1', `-c${connections}`, `-d${seconds}s`, '-s', script, `${app.base}${path}`],
-    {
-      env: { ...process.env, BENCH_COOKIE_FILE: file, BENCH_PATH: path },
-      encoding: 'utf8',
-    },
-  )
+  const [command, args] = onLoadCpu('wrk', [
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '-s',
+    script,
+    `${app.base}${path}`,
+  ])
+  const out = execFileSync(command, args, {
+    env: { ...process.env, BENCH_COOKIE_FILE: file, BENCH_PATH: path },
+    encoding: 'utf8',
+  })
   const sent = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
@@ -393,7 +402,9 @@ const ratios: Array<[string, Ratio | undefined]> = [
     ratio('fastify-tether-redis:read', 'fastify-session-connect-redis:read'),
   ],
 ]
-console.log(`\n${ROUNDS} rounds of ${seconds} s per stack and workload, ${connections} connections`)
+console.log(
+  `\n${ROUNDS} rounds of ${seconds} s per stack and workload, ${connections} connections, CPU pinning: ${pinning()}`,
+)
 console.log(
   '| stack | workload | req/s (best) | app CPU µs/req (lowest) | mean latency ms (lowest; wrk workloads) | Redis round trips/req | Redis commands/req (scripts included) | errors | notes |',
 )
@@ -404,7 +415,7 @@ console.log(
 )
 for (const [what, value] of ratios) console.log(`| ${what} | ${shownRatio(value)} |`)
 writeResults(json.file, 'redis-http', json.args, {
-  settings: { seconds, rounds: ROUNDS, connections },
+  settings: { seconds, rounds: ROUNDS, connections, pinning: pinning() },
   results: figures,
   ratios: ratios.flatMap(([what, value]) => (value === undefined ? [] : [{ what, ...value }])),
 })

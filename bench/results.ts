@@ -45,7 +45,8 @@ export function jsonArgument(argv: string[] = process.argv.slice(2)): {
 
 function machine(): Machine {
   return {
-    cpus: os.availableParallelism(),
+    // The machine's CPUs, also when BENCH_PIN=1 has pinned this process to one of them.
+    cpus: os.cpus().length,
     model: os.cpus()[0]?.model.trim() ?? 'unknown',
     node: process.version,
     loadAverage: { start: loadAtStart, end: os.loadavg()[0]! },

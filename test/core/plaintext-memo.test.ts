@@ -62,6 +62,21 @@ describe('encrypted sessions read from a store that repeats frozen records', () 
     expect(manager.metrics.get('decryptFailures')).to.equal(0)
   })
 
+  it('keeps what one request changed but did not store out of the next load', async () => {
+    const store = new FrozenRecordStore()
+    const manager = new SessionManager({ secret: SECRET, store, encrypt: true })
+    const cookie = await newSession(manager, { cart: ['apple'], user: { id: 7 } })
+    await load(manager, cookie) // the memo now holds this record's texts
+    const changing = await manager.open(cookie)
+    changing.session.set('cart', ['pear'])
+    changing.session.delete('user')
+    changing.release() // never committed
+    const next = await load(manager, cookie)
+    expect(next.get('cart')).to.deep.equal(['apple'])
+    expect(next.get('user')).to.deep.equal({ id: 7 })
+    expect(changing.session.get('cart')).to.deep.equal(['pear'])
+  })
+
   it("refuses one session's record served under another id, even after decrypting it once", async () => {
     const store = new FrozenRecordStore()
     const manager = new SessionManager({ secret: SECRET, store, encrypt: true })

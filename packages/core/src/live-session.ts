@@ -12,8 +12,14 @@ export class LiveSession {
   token: string | undefined
   /** The route stamped in the cookie: the worker that owns the session. */
   route: string
-  /** Each value's JSON text: `get` parses a copy, so callers never hold the shared value. */
-  readonly values: Map<string, string>
+  /**
+   * Each value's JSON text: `get` parses a copy, so callers never hold the shared value. Changed
+   * only through `writableValues()`: a session loaded through the decrypted-text memo reads the
+   * memo's map, which nothing ever changes, until its first change copies it.
+   */
+  values: ReadonlyMap<string, string>
+  /** `values` is the memo's map (see writableValues). */
+  #borrowed: boolean
   /**
    * Values parsed while loading that no caller has been given yet: the first `get` of a key takes
    * its value from here (no caller else ever sees that object), later ones parse a copy.
@@ -47,7 +53,9 @@ export class LiveSession {
     storeId?: string
     token?: string
     route: string
-    values?: Map<string, string>
+    values?: Map<string, string> | undefined
+    /** A map this session may read but never change (the memo's): copied before the first change. */
+    borrowedValues?: ReadonlyMap<string, string> | undefined
     unclaimed?: Map<string, unknown> | undefined
     createdAt: number
     touchedAt: number
@@ -58,12 +66,22 @@ export class LiveSession {
     this.storeId = init.storeId
     this.token = init.token
     this.route = init.route
-    this.values = init.values ?? new Map()
+    this.#borrowed = init.borrowedValues !== undefined
+    this.values = init.borrowedValues ?? init.values ?? new Map()
     this.unclaimed = init.unclaimed
     this.createdAt = init.createdAt
     this.touchedAt = init.touchedAt
     this.established = init.established
     this.stored = init.stored
     this.seal = init.seal
+  }
+
+  /** `values`, to be changed: copies a borrowed map first (saves a copy per read-only request). */
+  writableValues(): Map<string, string> {
+    if (this.#borrowed) {
+      this.values = new Map(this.values)
+      this.#borrowed = false
+    }
+    return this.values as Map<string, string>
   }
 }

@@ -24,7 +24,8 @@ interface Recent {
  *   bounded by the bytes of text it keeps (least recently read sessions go first). A new frozen
  *   record's texts come through it too, so a HybridStore re-read decrypts only what changed.
  *
- * Callers copy the map and parse a text on each `get`, so no two readers share a mutable value.
+ * The maps handed out are never changed afterwards: a live session reads one until its first
+ * change copies it, and `get` parses a text each time, so no two readers share a mutable value.
  */
 export class PlaintextMemo {
   readonly #frozen = new WeakMap<StoredSession, { storeId: string; json: ReadonlyMap<string, string> }>()
@@ -40,7 +41,7 @@ export class PlaintextMemo {
 
   /**
    * The JSON text of every field of `record`, decrypting with `open` only what the memo does not
-   * hold; undefined when any field cannot be trusted. The map is the memo's: read it, keep nothing.
+   * hold; undefined when any field cannot be trusted. The map is the memo's: read it, never change it.
    */
   textsOf(storeId: string, record: StoredSession, open: OpenField): ReadonlyMap<string, string> | undefined {
     if (Object.isFrozen(record)) {

@@ -43,6 +43,8 @@ export class SessionManager {
   readonly #verified: VerifiedCookies
   /** The live table, the flush engine and the cookie settings, shared by every request's context. */
   readonly #services: SessionServices
+  /** `__Host-<name>=` where the plain name is read too (a cookie found under it moves over TLS). */
+  readonly #hostPrefix: string | undefined
 
   /** Validates `options` (a TypeError names the first bad one) and sets up the engine. */
   constructor(options: TetherOptions) {
@@ -58,6 +60,9 @@ export class SessionManager {
     this.encrypted = o.encrypted
     this.route = o.route
     this.metrics = o.metrics
+    const hostName = o.cookie.hostName
+    this.#hostPrefix =
+      hostName === undefined || hostName === o.cookie.readNames.at(-1) ? undefined : `${hostName}=`
     const codec = o.encrypted ? encryptedCodec(o.keyring) : plainCodec
     const records = new SessionRecords(o, codec, new PlaintextMemo(o.decryptedCacheBytes))
     this.#services = {
@@ -112,19 +117,23 @@ export class SessionManager {
   /**
    * Starts a request's session from its Cookie header. Forged, malformed or unknown cookies give a
    * fresh session without a store read; a store failure rejects with ERR_TETHER_STORE_UNAVAILABLE.
-   * `client` (the request's address) is where rejected cookies are counted from (metrics).
+   * `client` is where rejected cookies are counted from (metrics): the request's address, or an
+   * object whose `ip` gives it (Express's `req`, Fastify's `request`), read only when one is.
    */
-  async open(cookieHeader: unknown, client?: string): Promise<SessionContext> {
+  async open(
+    cookieHeader: unknown,
+    client?: string | { readonly ip: string | undefined },
+  ): Promise<SessionContext> {
     for (const value of readCookieValues(cookieHeader, this.cookie.readNames)) {
       const checked = this.#verified.check(value)
       if (checked === 'format') {
         this.metrics.increment('rejectedFormat')
-        this.metrics.countRejectedFrom(client, 1)
+        this.metrics.countRejectedFrom(addressOf(client), 1)
         continue
       }
       if (checked === 'mac') {
         this.metrics.increment('rejectedMac')
-        this.metrics.countRejectedFrom(client, 1)
+        this.metrics.countRejectedFrom(addressOf(client), 1)
         continue
       }
       const live = await this.#services.table.acquire(checked.storeId, checked.token, checked.route)
@@ -140,7 +149,10 @@ export class SessionManager {
    * one the store has in its cache never need a store read; with MemoryStore nothing does. Throws
    * ERR_TETHER_STORE_UNAVAILABLE where `open()` would reject with it.
    */
-  openNow(cookieHeader: unknown, client?: string): SessionContext | undefined {
+  openNow(
+    cookieHeader: unknown,
+    client?: string | { readonly ip: string | undefined },
+  ): SessionContext | undefined {
     // Rejections are counted once this form is sure to finish: open() would count them again.
     let rejectedFormat = 0
     let rejectedMac = 0
@@ -160,9 +172,11 @@ export class SessionManager {
       context = this.#contextFor(checked, live, cookieHeader as string, value)
       break
     }
-    if (rejectedFormat > 0) this.metrics.increment('rejectedFormat', rejectedFormat)
-    if (rejectedMac > 0) this.metrics.increment('rejectedMac', rejectedMac)
-    this.metrics.countRejectedFrom(client, rejectedFormat + rejectedMac)
+    if (rejectedFormat + rejectedMac > 0) {
+      if (rejectedFormat > 0) this.metrics.increment('rejectedFormat', rejectedFormat)
+      if (rejectedMac > 0) this.metrics.increment('rejectedMac', rejectedMac)
+      this.metrics.countRejectedFrom(addressOf(client), rejectedFormat + rejectedMac)
+    }
     return context ?? this.#freshContext()
   }
 
@@ -177,12 +191,8 @@ export class SessionManager {
     const reissue = live !== undefined && checked.keyIndex > 0
     if (reissue) this.metrics.increment('reissued')
     // Found under the plain name where the prefix applies: re-issued under `__Host-` over TLS.
-    const hostName = this.cookie.hostName
-    const unprefixed =
-      live !== undefined &&
-      hostName !== undefined &&
-      hostName !== this.cookie.readNames.at(-1) &&
-      !header.includes(`${hostName}=${value}`)
+    const hostPrefix = this.#hostPrefix
+    const unprefixed = live !== undefined && hostPrefix !== undefined && !sentUnder(header, hostPrefix, value)
     // Gone here: keep the cookie's route, which tells the adapter where the request belonged.
     const session = live ?? this.#services.table.fresh()
     return new SessionContext(this.#services, session, reissue, checked.route, unprefixed)
@@ -203,4 +213,20 @@ export class SessionManager {
   expiresAt(createdAt: number, touchedAt: number): number {
     return expiryOf(this.#options, createdAt, touchedAt)
   }
+}
+
+/** The address a request's rejected cookies are counted under, asked only when there are some. */
+function addressOf(client: string | { readonly ip: string | undefined } | undefined): string | undefined {
+  return typeof client === 'object' && client !== null ? client.ip : client
+}
+
+/**
+ * Whether `value` appears in the Cookie header right after `prefix` (`<name>=`): the header
+ * contains `<name>=<value>`, found without building that string on every request.
+ */
+function sentUnder(header: string, prefix: string, value: string): boolean {
+  for (let at = header.indexOf(value); at >= 0; at = header.indexOf(value, at + 1)) {
+    if (at >= prefix.length && header.startsWith(prefix, at - prefix.length)) return true
+  }
+  return false
 }

@@ -8,11 +8,13 @@ import type { PlaintextMemo } from './plaintext-memo.js'
 import type { SessionStore, StoredSession } from './stores/store.js'
 import { LOADING } from './wait.js'
 
-/** A record's values as JSON text, and (for plain text) the values parsed to check it. */
-interface Decoded {
-  values: Map<string, string>
-  parsed: Map<string, unknown> | undefined
-}
+/**
+ * A record's values as JSON text (a map of its own, or the memo's, which is only read), and (for
+ * plain text) the values parsed to check it.
+ */
+type Decoded =
+  | { values: Map<string, string>; borrowed: undefined; parsed: Map<string, unknown> }
+  | { values: undefined; borrowed: ReadonlyMap<string, string>; parsed: undefined }
 
 /** Marks a stored record that is corrupt or expired (to be removed). */
 const FORGET: unique symbol = Symbol('tether.forget')
@@ -126,6 +128,7 @@ export class SessionRecords {
       token,
       route,
       values: decoded.values,
+      borrowedValues: decoded.borrowed,
       unclaimed: decoded.parsed,
       createdAt: stored.createdAt,
       touchedAt: stored.touchedAt,
@@ -180,7 +183,7 @@ export class SessionRecords {
     const codec = this.#codec
     if (codec.authenticated) {
       const texts = this.#plaintexts.textsOf(storeId, stored, codec.open)
-      return texts === undefined ? undefined : { values: new Map(texts), parsed: undefined }
+      return texts === undefined ? undefined : { values: undefined, borrowed: texts, parsed: undefined }
     }
     // Nothing vouches for plain text: it must at least be JSON, or get() would throw later. The
     // values parsed to check it are kept for the first get() of each key, so it costs no more.
@@ -194,7 +197,7 @@ export class SessionRecords {
       values.set(key, json)
       parsed.set(key, value)
     }
-    return { values, parsed }
+    return { values, borrowed: undefined, parsed }
   }
 
   /** Deletes a record found expired or corrupt; a failure here must not fail the request. */

@@ -77,7 +77,7 @@ export class SessionView implements Session {
     live.unclaimed?.delete(key)
     if (value === undefined) {
       if (!live.values.has(key)) return
-      live.values.delete(key)
+      live.writableValues().delete(key)
       live.dirty.set(key, undefined)
       this.#changedAt = ++live.version
       return
@@ -103,7 +103,7 @@ export class SessionView implements Session {
       this.#issue = true
     }
     // The text is the copy: what the caller does to `value` afterwards changes nothing stored.
-    live.values.set(key, json)
+    live.writableValues().set(key, json)
     live.dirty.set(key, json)
     this.#changedAt = ++live.version
   }
@@ -135,7 +135,7 @@ export class SessionView implements Session {
     const next = table.fresh()
     next.established = true
     for (const [key, json] of old.ended ? [] : old.values) {
-      if (keep === true || (Array.isArray(keep) && keep.includes(key))) next.values.set(key, json)
+      if (keep === true || (Array.isArray(keep) && keep.includes(key))) next.writableValues().set(key, json)
     }
     // The old id dies now, for this request and any other still holding it.
     await table.end(old)

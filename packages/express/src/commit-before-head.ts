@@ -71,10 +71,23 @@ type WithSlot = { [SLOT]?: Hold | undefined }
 type WithHold = { [HOLD]?: Hold }
 type HeldResponse = ServerResponse
 
+/**
+ * The request whose hold was found last, and that hold: a request asks for it several times in a
+ * row (`req.session` on each use, each held call), and the properties of Express's requests and
+ * their sockets are slow to look up. Set where a hold is made, cleared where it becomes unreachable.
+ */
+let lastRequest: IncomingMessage | undefined
+let lastHold: Hold | undefined
+
 function holdOfRequest(req: IncomingMessage): Hold | undefined {
+  if (req === lastRequest) return lastHold
   const slot = (req.socket as WithSlot | null)?.[SLOT]
-  if (slot !== undefined && slot.req === req) return slot
-  return (req as WithHold)[HOLD]
+  const hold = slot !== undefined && slot.req === req ? slot : (req as WithHold)[HOLD]
+  if (hold !== undefined) {
+    lastRequest = req
+    lastHold = hold
+  }
+  return hold
 }
 
 function holdOf(res: ServerResponse): Hold | undefined {
@@ -92,6 +105,7 @@ function closed(hold: Hold): void {
   if (socket?.[SLOT] === hold) {
     socket[SLOT] = undefined
     if (hold.phase !== Phase.Open) (hold.req as WithHold)[HOLD] = hold
+    else if (lastHold === hold) lastRequest = lastHold = undefined
   }
   hold.owner.release()
 }
@@ -115,12 +129,17 @@ function patchPrototype(res: ServerResponse): Originals {
       const hold = holdOf(this)
       // biome-ignore lint/complexity/noArguments: no rest array on every call of a hot path.
       if (hold === undefined || hold.phase === Phase.Open) return own[method].apply(this, arguments as never)
+      let args: unknown[] | undefined
+      if (hold.phase === Phase.Waiting) {
+        // The first call commits: at once when the owner can (then it simply goes through).
+        // biome-ignore lint/complexity/noArguments: copied only when a header must be merged in.
+        args = commitAtOnce(this, hold, method, arguments)
+        // biome-ignore lint/complexity/noArguments: as above.
+        if ((hold.phase as Phase) === Phase.Open) return own[method].apply(this, (args ?? arguments) as never)
+      }
       // biome-ignore lint/complexity/noArguments: a copy only for the calls that need one.
-      const args = Array.prototype.slice.call(arguments) as unknown[]
-      // The first call commits: at once when the owner can (then it simply goes through).
-      if (hold.phase === Phase.Waiting) commitAtOnce(this, hold, method, args)
+      args ??= Array.prototype.slice.call(arguments) as unknown[]
       const phase = hold.phase as Phase // commitAtOnce may have moved it on
-      if (phase === Phase.Open) return own[method].apply(this, args)
       if (phase === Phase.Failed) return swallow(this, method, args)
       if (phase === Phase.Waiting) start(this, hold)
       hold.queue ??= []
@@ -167,6 +186,8 @@ export function commitBeforeHead(req: IncomingMessage, res: ServerResponse, owne
   const socket = req.socket as WithSlot | null
   if (socket !== null && socket[SLOT] === undefined) socket[SLOT] = hold
   else (req as WithHold)[HOLD] = hold
+  lastRequest = req
+  lastHold = hold
 }
 
 /** The owner of a request's hold, if `commitBeforeHead` was called for it. */
@@ -176,19 +197,32 @@ export function holdOwner(req: IncomingMessage): HoldOwner | undefined {
 
 /**
  * Commits right away when the owner can (nothing is queued then: the call goes straight through);
- * leaves the hold waiting when the commit needs the event loop.
+ * leaves the hold waiting when the commit needs the event loop. Returns the call's arguments
+ * when they had to be copied to merge the cookie into a writeHead's headers.
  */
-function commitAtOnce(res: HeldResponse, hold: Hold, method: Method, args: unknown[]): void {
+function commitAtOnce(
+  res: HeldResponse,
+  hold: Hold,
+  method: Method,
+  given: ArrayLike<unknown>,
+): unknown[] | undefined {
   let setCookie: string | undefined | typeof WAIT
   try {
     setCookie = hold.owner.commitNow()
   } catch (error) {
     failed(hold, error)
-    return
+    return undefined
   }
-  if (setCookie === WAIT) return
+  if (setCookie === WAIT) return undefined
   hold.phase = Phase.Open
-  if (setCookie !== undefined) addSetCookie(res, setCookie, method === 'writeHead' ? [{ method, args }] : [])
+  if (setCookie === undefined) return undefined
+  if (method !== 'writeHead') {
+    addSetCookie(res, setCookie, [])
+    return undefined
+  }
+  const args = Array.from(given)
+  addSetCookie(res, setCookie, [{ method, args }])
+  return args
 }
 
 /** The commit failed: the owner answers (a 503) and the app's own writes are dropped from now on. */

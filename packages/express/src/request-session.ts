@@ -12,14 +12,20 @@ import { holdOwner } from './commit-before-head.js'
 /** App prototypes already looked at: whether requests under them use the accessor. */
 const viaAccessor = new WeakMap<object, boolean>()
 
+/** The prototype looked at last and its answer: one app's requests all share one. */
+let lastProto: object | null | undefined
+let lastAccessor = false
+
 /** Makes `req.session` show `session`, which must be its hold's session where the accessor works. */
 export function exposeSession(req: IncomingMessage, session: Session): void {
   const proto = Object.getPrototypeOf(req) as object | null
-  let accessor = proto === null ? false : viaAccessor.get(proto)
+  let accessor = proto === lastProto ? lastAccessor : proto === null ? false : viaAccessor.get(proto)
   if (accessor === undefined) {
     accessor = installAccessor(proto!)
     viaAccessor.set(proto!, accessor)
   }
+  lastProto = proto
+  lastAccessor = accessor
   if (!accessor) (req as IncomingMessage & { session: Session }).session = session
 }
 

@@ -10,6 +10,7 @@ import {
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { commitBeforeHead, holdOwner } from './commit-before-head.js'
 import { resolveAdapterOptions, type StickySessionOptions } from './options.js'
+import { isSecureRequest } from './request-protocol.js'
 import { exposeSession } from './request-session.js'
 
 /** The middleware returned by `stickySession()`, with the engine behind it. */
@@ -60,7 +61,7 @@ export function stickySession(options: StickySessionOptions): StickySessionMiddl
     // An in-process store (the default MemoryStore) opens the session at once; others wait.
     let ctx: SessionContext | undefined
     try {
-      ctx = manager.openNow(req.headers.cookie, req.ip)
+      ctx = manager.openNow(req.headers.cookie, req)
     } catch (error) {
       openFailed(error, replies, res, next)
       return
@@ -90,7 +91,7 @@ async function attach(
 ): Promise<void> {
   let ctx: SessionContext
   try {
-    ctx = await manager.open(req.headers.cookie, req.ip)
+    ctx = await manager.open(req.headers.cookie, req)
   } catch (error) {
     openFailed(error, replies, res, next)
     return
@@ -147,9 +148,9 @@ class ResponseBinding extends SessionBinding {
     else this.res.destroy(error instanceof Error ? error : undefined)
   }
 
-  /** `req.secure` consults Express's trust-proxy setting. */
+  /** `req.secure`, which consults Express's trust-proxy setting (see isSecureRequest). */
   get secure(): boolean {
-    return this.req.secure
+    return isSecureRequest(this.req)
   }
 }
 

@@ -85,7 +85,7 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
   fastify.addHook('onRequest', function openSession(request, reply, done) {
     let ctx: SessionContext | undefined
     try {
-      ctx = manager.openNow(request.headers.cookie, request.ip)
+      ctx = manager.openNow(request.headers.cookie, request)
     } catch (error) {
       openFailed(reply, error, done)
       return
@@ -95,7 +95,7 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
       done()
       return
     }
-    manager.open(request.headers.cookie, request.ip).then(
+    manager.open(request.headers.cookie, request).then(
       (opened) => {
         bind(request, reply, opened)
         done()

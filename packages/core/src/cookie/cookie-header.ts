@@ -207,15 +207,15 @@ export function readCookieValues(header: unknown, name: string | readonly string
 }
 
 function readValues(header: string, name: string, found: string[]): string[] {
-  const prefix = `${name}=`
   let start = 0
   while (start < header.length && found.length < MAX_SAME_NAME) {
     let end = header.indexOf(';', start)
     if (end === -1) end = header.length
     let i = start
     while (i < end && (header.charCodeAt(i) === 32 || header.charCodeAt(i) === 9)) i++
-    if (header.startsWith(prefix, i)) {
-      let value = header.slice(i + prefix.length, end).trim()
+    // `<name>=` at i, without building that string per request.
+    if (header.startsWith(name, i) && header.charCodeAt(i + name.length) === 61) {
+      let value = header.slice(i + name.length + 1, end).trim()
       if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
       found.push(value)
     }

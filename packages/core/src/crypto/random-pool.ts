@@ -15,12 +15,30 @@ export class RandomPool {
 
   /** The next `bytes` random bytes: a view into the block, never handed out again (a caller may wipe it). */
   take(bytes: number): Buffer {
+    const start = this.#reserve(bytes)
+    return this.#block.subarray(start, start + bytes)
+  }
+
+  /**
+   * The next `bytes` random bytes as base64url, wiped from the block once read: what `take` and
+   * a wipe by the caller give, without a view object per call (one per new session).
+   */
+  takeBase64url(bytes: number): string {
+    const start = this.#reserve(bytes)
+    const block = this.#block
+    const text = block.toString('base64url', start, start + bytes)
+    block.fill(0, start, start + bytes)
+    return text
+  }
+
+  /** Where the next `bytes` bytes start, drawing a new block when this one is used up. */
+  #reserve(bytes: number): number {
     if (this.#offset + bytes > this.#block.length) {
       this.#block = randomBytes(Math.max(bytes, this.#blockBytes))
       this.#offset = 0
     }
-    const view = this.#block.subarray(this.#offset, this.#offset + bytes)
+    const start = this.#offset
     this.#offset += bytes
-    return view
+    return start
   }
 }
