@@ -58,16 +58,22 @@ describeWith('redis-server', 'writers in several processes over one Redis keep a
     return { managers, metrics }
   }
 
+  /** One signed-in session, then REQUESTS parallel requests spread over the processes, each setting its own key. */
+  async function parallelWriters(managers: SessionManager[]): Promise<SessionBrowser> {
+    const browser = new SessionBrowser(managers[0]!)
+    await browser.request((s) => s.set('owner', 'alice'))
+    await Promise.all(
+      Array.from({ length: REQUESTS }, (_, i) =>
+        browser.request((s) => s.set(`k${i}`, i), managers[i % PROCESSES]),
+      ),
+    )
+    return browser
+  }
+
   for (const kind of ['RedisStore', 'HybridStore'] as const) {
     it(`${kind}: ${REQUESTS} parallel requests over ${PROCESSES} processes, each setting its own key, all land`, async () => {
       const { managers, metrics } = await processes(kind)
-      const browser = new SessionBrowser(managers[0]!)
-      await browser.request((s) => s.set('owner', 'alice'))
-      await Promise.all(
-        Array.from({ length: REQUESTS }, (_, i) =>
-          browser.request((s) => s.set(`k${i}`, i), managers[i % PROCESSES]),
-        ),
-      )
+      const browser = await parallelWriters(managers)
       for (const manager of managers) {
         const keys = await browser.request((s) => s.keys(), manager)
         expect(keys).to.have.length(REQUESTS + 1)
@@ -78,13 +84,7 @@ describeWith('redis-server', 'writers in several processes over one Redis keep a
 
   it('connect-redis (whole-session writes): a lost change at worst, never an unreadable record', async () => {
     const { managers, metrics } = await processes('connect-redis')
-    const browser = new SessionBrowser(managers[0]!)
-    await browser.request((s) => s.set('owner', 'alice'))
-    await Promise.all(
-      Array.from({ length: REQUESTS }, (_, i) =>
-        browser.request((s) => s.set(`k${i}`, i), managers[i % PROCESSES]),
-      ),
-    )
+    const browser = await parallelWriters(managers)
     for (const manager of managers) {
       expect(await browser.request((s) => s.get('owner'), manager)).to.equal('alice')
     }

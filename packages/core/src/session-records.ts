@@ -33,7 +33,10 @@ export class SessionRecords {
   /** Decrypted field texts, so that a field read again unchanged is not decrypted again. */
   readonly #plaintexts: PlaintextMemo
   /** Frozen records (a cache's copies) whose seal verified, with the store id and route it verified for. */
-  readonly #checkedSeals = new WeakMap<StoredSession, { readonly for: string; readonly seal: RecordSeal }>()
+  readonly #checkedSeals = new WeakMap<
+    StoredSession,
+    { readonly storeId: string; readonly route: string; readonly seal: RecordSeal }
+  >()
 
   constructor(options: ResolvedTetherOptions, codec: FieldCodec, plaintexts: PlaintextMemo) {
     this.#store = options.store
@@ -153,15 +156,15 @@ export class SessionRecords {
     )
       return FORGET
     const frozen = Object.isFrozen(stored)
-    const checkedFor = `${storeId}.${route}`
     if (frozen) {
+      // A cache hit: compared field by field, no string built per request.
       const known = this.#checkedSeals.get(stored)
-      if (known?.for === checkedFor) return known.seal
+      if (known !== undefined && known.storeId === storeId && known.route === route) return known.seal
     }
     const meta = { storeId, route, createdAt: stored.createdAt, established: stored.established === true }
     const seal = openSeal(this.#options.keyring, stored.seal, meta, stored.fields)
     if (seal === undefined) return FORGET
-    if (frozen) this.#checkedSeals.set(stored, { for: checkedFor, seal })
+    if (frozen) this.#checkedSeals.set(stored, { storeId, route, seal })
     return seal
   }
 
