@@ -1,7 +1,9 @@
-// One benchmark target per process: `node --import tsx bench/adapters-server.ts <express|fastify> <tether|anchor|plain|floor>`.
+// One benchmark target per process: `node --import tsx bench/adapters-server.ts <express|fastify> <tether|anchor|plain|floor|stored-floor>`.
 // `floor` is the plain app whose GET /new does the least any session library must do for a new
 // session: one unguessable token from pooled CSPRNG output, sent in a Set-Cookie header of the
-// size and attributes of Tether's (no signature, nothing stored).
+// size and attributes of Tether's (no signature, nothing stored). `stored-floor` also keeps each
+// new session in memory, the least an in-memory store does: a small record under its token in a
+// Map capped at 100,000 sessions (MemoryStore's default), the oldest evicted to make room.
 // Prints "READY <url>" once listening. /key, /keys, /slow-set and /logout serve
 // bench/adapters-lost-updates.ts. GET /count loads, increments and saves a counter in the
 // session; GET /new creates a session; GET /peek reads the counter without changing it, with the
@@ -55,6 +57,21 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** CSPRNG output drawn 4 KiB at a time, as Tether and Node's randomUUID() do. */
 let pool = Buffer.alloc(0)
 let pooled = 0
+/** The stored floor's sessions, and their tokens in order of creation (a ring: oldest evicted). */
+const STORED_FLOOR_CAPACITY = 100_000
+const storedFloor = new Map<string, { createdAt: number; fields: Record<string, string> }>()
+const storedFloorTokens: string[] = []
+let storedFloorNext = 0
+
+/** Keeps a new session in memory the cheapest way a store can, evicting the oldest when full. */
+function storeFloorSession(token: string): void {
+  const slot = storedFloorNext++ % STORED_FLOOR_CAPACITY
+  const oldest = storedFloorTokens[slot]
+  if (oldest !== undefined) storedFloor.delete(oldest)
+  storedFloorTokens[slot] = token
+  storedFloor.set(token, { createdAt: Date.now(), fields: { visits: '1' } })
+}
+
 /** The floor's Set-Cookie: a 32-byte token where Tether's cookie has token, route and MAC. */
 function floorCookie(): string {
   if (pooled + 32 > pool.length) {
@@ -63,6 +80,7 @@ function floorCookie(): string {
   }
   const token = pool.toString('base64url', pooled, pooled + 32)
   pooled += 32
+  if (variant === 'stored-floor') storeFloorSession(token)
   return `tether.sid=${token}.solo.${'0'.repeat(22)}; Path=/; HttpOnly; SameSite=Lax`
 }
 
@@ -119,7 +137,7 @@ async function expressApp(): Promise<string> {
       res.json({ count: plainCount })
     })
     app.get('/new', (_req, res) => {
-      if (variant === 'floor') res.setHeader('Set-Cookie', floorCookie())
+      if (variant === 'floor' || variant === 'stored-floor') res.setHeader('Set-Cookie', floorCookie())
       res.json({ ok: true })
     })
     app.get('/peek', (_req, res) => {
@@ -213,7 +231,7 @@ async function fastifyApp(): Promise<string> {
       return { count: plainCount }
     })
     app.get('/new', async (_request, reply) => {
-      if (variant === 'floor') reply.header('set-cookie', floorCookie())
+      if (variant === 'floor' || variant === 'stored-floor') reply.header('set-cookie', floorCookie())
       return { ok: true }
     })
     app.get('/peek', async () => stats(plainCount))

@@ -3,9 +3,11 @@
 // fastify + @fastify/session vs plain fastify, side by side in one run, with autocannon.
 //   counter: GET /count with one kept cookie on every connection (load, increment, save);
 //            afterwards the counter is compared with the number of 2xx answers.
-//   create:  GET /new without a cookie: every request creates and stores a new session. A fourth
-//            stack runs beside them, the floor: the plain app sending a Set-Cookie of Tether's size
-//            with a token from pooled CSPRNG output, the least any session library does here.
+//   create:  GET /new without a cookie: every request creates and stores a new session. Two more
+//            stacks run beside them: the floor, the plain app sending a Set-Cookie of Tether's size
+//            with a token from pooled CSPRNG output, the least any session library does here; and
+//            the stored floor, which also keeps each session in a Map capped at 100,000 (evicting
+//            the oldest), the least an in-memory store adds.
 // Each target runs in its own child process, all three at once; autocannon runs here and
 // alternates between them in short turns (--slices) so that drift in machine speed hits all alike.
 // Usage: npm run bench:adapters [-- --duration 5] [--connections 50] [--repeat 1]
@@ -45,10 +47,10 @@ for (const w of workloads) {
     throw new Error(`--workloads: unknown workload "${w}" (counter, create)`)
 }
 
-type Variant = 'plain' | 'tether' | 'anchor' | 'floor'
+type Variant = 'plain' | 'tether' | 'anchor' | 'floor' | 'stored-floor'
 const VARIANTS = {
   counter: ['plain', 'tether', 'anchor'],
-  create: ['plain', 'floor', 'tether', 'anchor'],
+  create: ['plain', 'floor', 'stored-floor', 'tether', 'anchor'],
 } as const satisfies Record<Row['workload'], readonly Variant[]>
 
 function median(values: number[]): number {
@@ -218,7 +220,9 @@ const name = (row: Row) =>
     ? `plain ${row.framework}`
     : row.variant === 'floor'
       ? `plain ${row.framework} + Set-Cookie (floor)`
-      : `${row.framework} + ${row.variant === 'tether' ? TETHER[row.framework as 'express'] : ANCHOR[row.framework as 'express']}`
+      : row.variant === 'stored-floor'
+        ? `plain ${row.framework} + Set-Cookie + Map (stored floor)`
+        : `${row.framework} + ${row.variant === 'tether' ? TETHER[row.framework as 'express'] : ANCHOR[row.framework as 'express']}`
 console.log(
   `\n${duration} s per case in ${slices} alternating turns, ${connections} connections, ${repeat} round(s) (medians), CPU pinning: ${pinning()}, Node.js ${process.version}\n`,
 )
@@ -245,9 +249,9 @@ for (const row of rows) {
 
 console.log('\nMedian of the per-round ratios of req/s (each round on its own):\n')
 console.log(
-  '| framework | workload | Tether / plain | anchor / plain | Tether / anchor | Tether / floor | floor / plain |',
+  '| framework | workload | Tether / plain | anchor / plain | Tether / anchor | Tether / floor | floor / plain | Tether / stored floor | stored floor / plain |',
 )
-console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |')
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 const ratios: Array<{
   framework: string
   workload: string
@@ -256,6 +260,8 @@ const ratios: Array<{
   tetherVsAnchor: number
   tetherVsFloor?: number
   floorVsPlain?: number
+  tetherVsStoredFloor?: number
+  storedFloorVsPlain?: number
 }> = []
 for (const framework of values.frameworks.split(',')) {
   for (const workload of workloads) {
@@ -269,12 +275,14 @@ for (const framework of values.frameworks.split(',')) {
       ...(floored && {
         tetherVsFloor: roundRatio(framework, workload, 'tether', 'floor'),
         floorVsPlain: roundRatio(framework, workload, 'floor', 'plain'),
+        tetherVsStoredFloor: roundRatio(framework, workload, 'tether', 'stored-floor'),
+        storedFloorVsPlain: roundRatio(framework, workload, 'stored-floor', 'plain'),
       }),
     }
     ratios.push(ratio)
     const shown = (x: number | undefined) => (x === undefined ? '' : `${x.toFixed(2)}x`)
     console.log(
-      `| ${framework} | ${workload} | ${shown(ratio.tetherVsPlain)} | ${shown(ratio.anchorVsPlain)} | ${shown(ratio.tetherVsAnchor)} | ${shown(ratio.tetherVsFloor)} | ${shown(ratio.floorVsPlain)} |`,
+      `| ${framework} | ${workload} | ${shown(ratio.tetherVsPlain)} | ${shown(ratio.anchorVsPlain)} | ${shown(ratio.tetherVsAnchor)} | ${shown(ratio.tetherVsFloor)} | ${shown(ratio.floorVsPlain)} | ${shown(ratio.tetherVsStoredFloor)} | ${shown(ratio.storedFloorVsPlain)} |`,
     )
   }
 }

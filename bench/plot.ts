@@ -19,7 +19,13 @@ const { values } = parseArgs({
   },
 })
 
-const COLORS = { plain: '#9ca3af', floor: '#6b7280', tether: '#2563eb', anchor: '#f59e0b' } as const
+const COLORS = {
+  plain: '#9ca3af',
+  floor: '#6b7280',
+  'stored-floor': '#4b5563',
+  tether: '#2563eb',
+  anchor: '#f59e0b',
+} as const
 
 interface AdapterRound {
   framework: string
@@ -108,6 +114,7 @@ function adaptersChart(r: AdaptersResults): string {
     legend: [
       { label: 'plain framework', color: COLORS.plain },
       { label: 'floor (plain + Set-Cookie)', color: COLORS.floor },
+      { label: 'stored floor (+ a Map of sessions)', color: COLORS['stored-floor'] },
       { label: 'Tether', color: COLORS.tether },
       { label: 'express-session / @fastify/session', color: COLORS.anchor },
     ],

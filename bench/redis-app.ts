@@ -5,13 +5,15 @@
 // GET /plain touches nothing. The *-floor-redis apps answer /count with a new session made the
 // cheapest way a Redis-backed session can be: 32 random bytes, one SET with an expiry, one
 // Set-Cookie (no signature, no encryption, no framework), to show the floor of that workload.
+// The *-plain-get apps are the plain apps with one Redis GET before each answer: the framework's
+// cost of one round trip per request, which is all a HybridStore hit saves over a RedisStore read.
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { HybridStore, RedisStore, type SessionStore } from '@tether/core'
 import { stickySession } from '@tether/express'
 import { tether } from '@tether/fastify'
 import { RedisStore as ConnectRedisStore } from 'connect-redis'
-import express from 'express'
+import express, { type Request, type Response } from 'express'
 import session from 'express-session'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
@@ -70,6 +72,23 @@ async function floorSession(): Promise<(count: number) => Promise<string>> {
     await client.sendCommand(['SET', `bench-floor:${id}`, JSON.stringify({ count }), 'PX', '1800000'])
     return `sid=${id}; Path=/; HttpOnly; SameSite=Lax`
   }
+}
+
+/**
+ * For the *-plain-get apps, a handler that runs after one GET of a small key on Tether's client;
+ * for the plain apps, the handler itself.
+ */
+async function afterRoundTrip(): Promise<
+  <A extends unknown[], R>(handler: (...args: A) => R) => (...args: A) => R | Promise<R>
+> {
+  if (!app.endsWith('-plain-get')) return (handler) => handler
+  const client = await tetherClient()
+  await client.set('bench-plain', JSON.stringify({ count: 1 }))
+  return (handler) =>
+    async (...args) => {
+      await client.get('bench-plain')
+      return handler(...args)
+    }
 }
 
 const profileOf = (get: (key: string) => unknown) => ({
@@ -134,16 +153,27 @@ async function listen(): Promise<number> {
         res.json({ count: 1 })
       })
     } else {
+      // Answered at once, as before; the -plain-get apps after their GET.
+      const after = await afterRoundTrip()
       let count = 0
-      server.get('/count', (_req, res) => {
-        res.json({ count: ++count })
-      })
-      server.get('/read', (_req, res) => {
-        res.json({ count })
-      })
-      server.get('/profile', (_req, res) => {
-        res.json(profileOf((key) => SIGNED_IN[key]))
-      })
+      server.get(
+        '/count',
+        after((_req: Request, res: Response) => {
+          res.json({ count: ++count })
+        }),
+      )
+      server.get(
+        '/read',
+        after((_req: Request, res: Response) => {
+          res.json({ count })
+        }),
+      )
+      server.get(
+        '/profile',
+        after((_req: Request, res: Response) => {
+          res.json(profileOf((key) => SIGNED_IN[key]))
+        }),
+      )
     }
     server.get('/plain', (_req, res) => {
       res.json({ ok: true })
@@ -202,9 +232,19 @@ async function listen(): Promise<number> {
       return { count: 1 }
     })
   } else {
-    server.get('/count', async () => ({ count: 0 }))
-    server.get('/read', async () => ({ count: 0 }))
-    server.get('/profile', async () => profileOf((key) => SIGNED_IN[key]))
+    const after = await afterRoundTrip()
+    server.get(
+      '/count',
+      after(async () => ({ count: 0 })),
+    )
+    server.get(
+      '/read',
+      after(async () => ({ count: 0 })),
+    )
+    server.get(
+      '/profile',
+      after(async () => profileOf((key) => SIGNED_IN[key])),
+    )
   }
   await server.listen({ port: 0, host: '127.0.0.1' })
   return (server.server.address() as { port: number }).port

@@ -6,6 +6,8 @@
 // profile (1000 signed-in sessions of seven keys, two of them read), new (no cookie).
 // The *-floor-redis stacks run the new-session workload only: a random id, one SET with an expiry
 // and one Set-Cookie per request, the least any Redis-backed session can do for a new visitor.
+// The *-plain-get stacks are the plain apps with one Redis GET per request (no session): plain /
+// plain-get is the most that saving a RedisStore read's round trip (a HybridStore hit) can gain.
 // The read workloads are driven by wrk (Debian: apt-get install wrk) with a cookie picked at random
 // per request: autocannon's per-request hook cost more CPU than the apps under test, so it, not
 // the app, set the pace of that workload.
@@ -206,13 +208,17 @@ const ALL_STACKS = [
   'express-tether-hybrid',
   'express-session-connect-redis',
   'express-floor-redis',
+  'express-plain-get',
   'fastify-plain',
   'fastify-tether-redis',
   'fastify-tether-hybrid',
   'fastify-session-connect-redis',
   'fastify-floor-redis',
+  'fastify-plain-get',
 ]
 const isFloor = (stack: string) => stack.endsWith('floor-redis')
+/** An app without sessions: plain, or plain with one Redis GET per request. */
+const isPlain = (stack: string) => stack.endsWith('plain') || stack.endsWith('plain-get')
 type Workload = 'count' | 'read' | 'profile' | 'new'
 const label: Record<Workload, string> = {
   count: `counter, one cookie (${connections} connections)`,
@@ -230,7 +236,7 @@ for (const stack of stacks) {
   const app = await startApp(stack)
   if (isFloor(stack)) {
     // Only the new-session workload: nothing to prepare.
-  } else if (!stack.endsWith('plain')) {
+  } else if (!isPlain(stack)) {
     app.cookie = await firstCookie(app.base)
     app.counted = 1
     for (let i = 0; i < 1000; i++) app.cookies.push((await firstCookie(app.base))!)
@@ -258,11 +264,11 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const workload of workloads) {
     for (const app of apps) {
       // Plain apps have no sessions: their reads are the ceiling for the read workload.
-      if (app.stack.endsWith('plain') && workload === 'new') continue
+      if (isPlain(app.stack) && workload === 'new') continue
       if (isFloor(app.stack) && workload !== 'new') continue
       const run =
         workload === 'count'
-          ? await load(app, '/count', app.stack.endsWith('plain') ? undefined : app.cookie)
+          ? await load(app, '/count', isPlain(app.stack) ? undefined : app.cookie)
           : workload === 'read'
             ? await load(app, '/read', app.cookies)
             : workload === 'profile'
@@ -303,7 +309,7 @@ for (const app of apps) {
       rounds: perRound.get(`${app.stack}:${workload}`)!,
       note,
     })
-    const what = app.stack.endsWith('plain') ? `${label[workload]} (no session)` : label[workload]
+    const what = isPlain(app.stack) ? `${label[workload]} (no session)` : label[workload]
     rows.push(
       `| ${app.stack} | ${what} | ${Math.round(run.rps)} | ${run.cpuUs.toFixed(0)} | ${run.latencyMs?.toFixed(3) ?? ''} | ${run.roundTrips.toFixed(2)} | ${run.commands.toFixed(2)} | ${run.errors} | ${note} |`,
     )
@@ -372,6 +378,14 @@ const ratios: Array<[string, Ratio | undefined]> = [
   [
     'HybridStore / RedisStore, signed-in reads (fastify)',
     ratio('fastify-tether-hybrid:profile', 'fastify-tether-redis:profile'),
+  ],
+  [
+    'plain express / plain express + one Redis GET, reads (the most a HybridStore hit can gain)',
+    ratio('express-plain:read', 'express-plain-get:read'),
+  ],
+  [
+    'plain fastify / plain fastify + one Redis GET, reads (the most a HybridStore hit can gain)',
+    ratio('fastify-plain:read', 'fastify-plain-get:read'),
   ],
   [
     'fastify+tether+RedisStore / fastify+@fastify/session+connect-redis, counter',
