@@ -273,9 +273,9 @@ async function fastifyApp(): Promise<string> {
 
 if (
   !['express', 'fastify'].includes(framework ?? '') ||
-  !['tether', 'anchor', 'plain', 'floor'].includes(variant ?? '')
+  !['tether', 'anchor', 'plain', 'floor', 'stored-floor'].includes(variant ?? '')
 ) {
-  console.error('usage: adapters-server.ts <express|fastify> <tether|anchor|plain|floor>')
+  console.error('usage: adapters-server.ts <express|fastify> <tether|anchor|plain|floor|stored-floor>')
   process.exit(2)
 }
 const url = framework === 'express' ? await expressApp() : await fastifyApp()
