@@ -11,7 +11,7 @@ import fc from 'fast-check'
  */
 
 /** A header value as JSON carries it; `{ undefined: true }` stands for undefined. */
-type WireValue = string | number | boolean | null | { undefined: true } | WireValue[]
+export type WireValue = string | number | boolean | null | { undefined: true } | WireValue[]
 
 type Step =
   | { how: 'setHeader' | 'append'; name: string; value: WireValue }
@@ -34,8 +34,9 @@ export interface Script {
   send: Send
 }
 
-function value(v: WireValue): unknown {
-  if (Array.isArray(v)) return v.map(value)
+/** The value a script's header stands for. */
+export function wireValue(v: WireValue): unknown {
+  if (Array.isArray(v)) return v.map(wireValue)
   if (typeof v === 'object' && v !== null) return undefined
   return v
 }
@@ -48,15 +49,15 @@ export function runScript(req: Request, res: Response): void {
   for (const step of script.steps) {
     if (step.how === 'cookie') {
       res.cookie(step.name, step.value, step.expires ? { expires: new Date(Date.UTC(2030, 0, 1)) } : {})
-    } else if (step.how === 'setHeader') res.setHeader(step.name, value(step.value) as string)
-    else res.append(step.name, value(step.value) as string)
+    } else if (step.how === 'setHeader') res.setHeader(step.name, wireValue(step.value) as string)
+    else res.append(step.name, wireValue(step.value) as string)
   }
   const send = script.send
   if (send.how === 'writeHead') {
     const headers =
       send.form === 'object'
-        ? Object.fromEntries(send.headers.map(([n, v]) => [n, value(v)]))
-        : send.headers.flatMap(([n, v]) => [n, value(v)])
+        ? Object.fromEntries(send.headers.map(([n, v]) => [n, wireValue(v)]))
+        : send.headers.flatMap(([n, v]) => [n, wireValue(v)])
     if (send.message === undefined) res.writeHead(send.status, headers as never)
     else res.writeHead(send.status, send.message, headers as never)
     res.end('ok')
@@ -68,7 +69,7 @@ export function runScript(req: Request, res: Response): void {
 }
 
 /** Set-Cookie in the cases apps write it. */
-const setCookieName = fc.constantFrom('Set-Cookie', 'set-cookie', 'SET-COOKIE', 'Set-cookie')
+export const setCookieName = fc.constantFrom('Set-Cookie', 'set-cookie', 'SET-COOKIE', 'Set-cookie')
 const latin1 = fc.string({
   unit: fc.oneof(
     { weight: 8, arbitrary: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) },
@@ -92,7 +93,7 @@ const scalar: fc.Arbitrary<WireValue> = fc.oneof(
   fc.double({ noNaN: true }),
   fc.constantFrom('', ' ', ',', ';', 'a=1, b=2', true),
 )
-const appValue: fc.Arbitrary<WireValue> = fc.oneof(
+export const appValue: fc.Arbitrary<WireValue> = fc.oneof(
   { weight: 4, arbitrary: scalar },
   { weight: 3, arbitrary: fc.array(scalar, { maxLength: 4 }) },
   { weight: 1, arbitrary: fc.array(fc.array(scalar, { maxLength: 2 }), { minLength: 1, maxLength: 2 }) },

@@ -1,11 +1,12 @@
 import { once } from 'node:events'
-import { Agent, request, type Server } from 'node:http'
+import { Agent, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { stickySession } from '@tether/express'
 import { expect } from 'chai'
 import express from 'express'
 import fc from 'fast-check'
 import { fuzzAsyncProperty } from './budget.js'
+import { scriptedRequest } from './scripted-request.js'
 import { ForgetfulStore, runScript, type Script, SlowForgetfulStore, script } from './set-cookie-app.js'
 import { parseSetCookie } from './set-cookie-parser.js'
 
@@ -49,24 +50,9 @@ describe("fuzz: Set-Cookie, Tether's cookie beside the app's own (Express)", () 
     await Promise.all([atOnce.close(), waiting.close()])
   })
 
-  function get(path: string, s: Script): Promise<Answer> {
-    const header = Buffer.from(JSON.stringify(s)).toString('base64')
-    return new Promise((resolve, reject) => {
-      const req = request(
-        { port, host: '127.0.0.1', path, agent, headers: { 'x-script': header } },
-        (res) => {
-          const setCookie: string[] = []
-          for (let i = 0; i < res.rawHeaders.length; i += 2) {
-            if (res.rawHeaders[i]!.toLowerCase() === 'set-cookie') setCookie.push(res.rawHeaders[i + 1]!)
-          }
-          res.resume()
-          res.on('end', () => resolve({ status: res.statusCode!, setCookie }))
-          res.on('error', reject)
-        },
-      )
-      req.on('error', reject)
-      req.end()
-    })
+  async function get(path: string, s: Script): Promise<Answer> {
+    const { status, setCookie } = await scriptedRequest(port, agent, path, s)
+    return { status, setCookie }
   }
 
   it("keeps the app's Set-Cookie lines as they are, in order, and adds Tether's after them", () =>

@@ -118,22 +118,77 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
       return
     }
     if (setCookie !== WAIT) {
-      if (setCookie !== undefined) reply.header('set-cookie', setCookie)
+      if (setCookie !== undefined) addSetCookie(reply, setCookie)
       done(null, payload)
       return
     }
     held.commit().then(
       (header) => {
-        if (header !== undefined) reply.header('set-cookie', header)
-        done(null, payload)
+        if (header !== undefined) addSetCookie(reply, header)
+        sendLater(reply, done, payload)
       },
-      (error: unknown) => done(null, replaceWithFailure(reply, payload, replies.afterCommit(error))),
+      (error: unknown) =>
+        sendLater(reply, done, replaceWithFailure(reply, payload, replies.afterCommit(error))),
     )
   })
 
   fastify.addHook('onClose', async function closeSessions() {
     await manager.close()
   })
+}
+
+/**
+ * Adds Tether's cookie after the Set-Cookie lines the app set, which go out as they would without
+ * it. `reply.header()` alone would replace an app's value that is empty, a number or a boolean,
+ * and hide one set on the raw response. When the head goes out, the reply's own Set-Cookie
+ * replaces the raw response's (which survives only while the reply has none, or when the reply's
+ * is refused and Fastify answers its error without it): the cookie joins whichever is sent.
+ */
+function addSetCookie(reply: FastifyReply, cookie: string): void {
+  const raw = reply.raw
+  const rawValue = raw.getHeader('set-cookie')
+  if (rawValue !== undefined) raw.removeHeader('set-cookie')
+  // With the raw header out of the way, what the reply itself holds.
+  const own = reply.getHeader('set-cookie')
+  if (own === undefined) {
+    if (rawValue === undefined) reply.header('set-cookie', cookie)
+    else raw.setHeader('set-cookie', [...linesOf(rawValue), cookie] as string[])
+    return
+  }
+  // Fastify appends to a non-empty string or an array, in place; other values are replaced.
+  if (Array.isArray(own) || (typeof own === 'string' && own !== '')) reply.header('set-cookie', cookie)
+  else {
+    reply.removeHeader('set-cookie')
+    reply.header('set-cookie', [own, cookie])
+  }
+  if (rawValue !== undefined) raw.setHeader('set-cookie', rawValue)
+}
+
+/** A header value as the list of its lines (Node sends each element of an array as its own). */
+function linesOf(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [value]
+}
+
+/**
+ * Ends onSend after an asynchronous commit. What sending throws (a header value Node refuses) is
+ * caught by Fastify only while onSend runs in the handler's own turn; from here it would be an
+ * unhandled rejection (the process exits) and a reply that never ends. It becomes Fastify's error
+ * reply instead, as it would have without Tether.
+ */
+function sendLater(
+  reply: FastifyReply,
+  done: (error: null, payload: unknown) => void,
+  payload: unknown,
+): void {
+  try {
+    done(null, payload)
+  } catch (error) {
+    try {
+      reply.send(error)
+    } catch {
+      reply.raw.destroy(error as Error)
+    }
+  }
 }
 
 /** Puts a failure reply's status and headers on the reply; the caller sends its body. */
