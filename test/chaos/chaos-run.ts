@@ -10,7 +10,12 @@ import { FIXTURE_SECRET } from '../cluster/fixtures/session-cluster-secret.js'
 import { type ClusterFixture, startClusterFixture } from '../support/cluster-fixture.js'
 import { waitFor } from '../support/load-loop.js'
 import { type RedisServerHandle, startRedisServer, uniquePrefix } from '../support/redis-server.js'
-import { checkEverySession, createCounterSessions, startCounterLoad } from '../support/session-counters.js'
+import {
+  type CounterLoad,
+  checkEverySession,
+  createCounterSessions,
+  startCounterLoad,
+} from '../support/session-counters.js'
 import { type ChaosFigures, chaosFigures, TABLE_HEADER, tableRow } from './chaos-figures.js'
 import { allReady, type FaultWindow, prng } from './faults.js'
 
@@ -119,15 +124,17 @@ export async function runChaos(scenario: ChaosScenario): Promise<ChaosResult> {
         windows.push(await scenario.fault(ctx, i))
         await sleep(Math.max(0, Math.min(scenario.gapMs, deadline - Date.now())))
       }
-      // Calm traffic after the last fault, until every client got an answer again (or 30 s passed:
-      // the figures then show the fault as unrecovered).
+      // Calm traffic after the last fault, until every client got an answer after the fault and
+      // after its own last failure (or 30 s passed: the figures then show the fault as
+      // unrecovered). A request sent inside the fault's grace can fail after the client's first
+      // answer since the fault.
       await allReady(cluster)
       const lastEnd = Math.max(...windows.map((w) => w.end))
       const before = load.requests()
       await waitFor(
         () =>
           load.requests() > before + 4 * clients &&
-          load.answeredAt.every((times) => (times.at(-1) ?? 0) > lastEnd),
+          load.answeredAt.every((times, client) => (times.at(-1) ?? 0) > lastSettled(load, client, lastEnd)),
         30_000,
       ).catch(() => undefined)
     } finally {
@@ -161,6 +168,13 @@ export async function runChaos(scenario: ChaosScenario): Promise<ChaosResult> {
     redis?.resume()
     await redis?.stop()
   }
+}
+
+/** The later of `lastEnd` and the last failure `client` noticed. */
+function lastSettled(load: CounterLoad, client: number, lastEnd: number): number {
+  let last = lastEnd
+  for (const failure of load.failures) if (failure.client === client && failure.at > last) last = failure.at
+  return last
 }
 
 /** Prints the table of every scenario run so far (CHAOS_REPORT), with the seed that replays it. */
