@@ -3,7 +3,8 @@
 // session: one unguessable token from pooled CSPRNG output, sent in a Set-Cookie header of the
 // size and attributes of Tether's (no signature, nothing stored). `stored-floor` also keeps each
 // new session in memory, the least an in-memory store does: a small record under its token in a
-// Map capped at 100,000 sessions (MemoryStore's default), the oldest evicted to make room.
+// Map capped at 100,000 sessions (MemoryStore's default), the oldest evicted to make room; its
+// GET /count finds the session by the token in the Cookie header and increments its counter.
 // Prints "READY <url>" once listening. /key, /keys, /slow-set and /logout serve
 // bench/adapters-lost-updates.ts. GET /count loads, increments and saves a counter in the
 // session; GET /new creates a session; GET /peek reads the counter without changing it, with the
@@ -72,6 +73,30 @@ function storeFloorSession(token: string): void {
   storedFloor.set(token, { createdAt: Date.now(), fields: { visits: '1' } })
 }
 
+/** The stored floor's session named by a Cookie header (the 43-character token after the name). */
+function storedFloorSessionOf(cookieHeader: string | undefined) {
+  const at = cookieHeader === undefined ? -1 : cookieHeader.indexOf('tether.sid=')
+  return at < 0 ? undefined : storedFloor.get(cookieHeader!.slice(at + 11, at + 11 + 43))
+}
+
+/** The stored floor's GET /count: the session's counter, incremented (a new session when none). */
+function countInStoredFloor(cookieHeader: string | undefined, setCookie: (value: string) => void): number {
+  const session = storedFloorSessionOf(cookieHeader)
+  if (session === undefined) {
+    const cookie = floorCookie()
+    storedFloorSessionOf(cookie)!.fields.count = '1'
+    setCookie(cookie)
+    return 1
+  }
+  const count = Number(session.fields.count ?? '0') + 1
+  session.fields.count = JSON.stringify(count)
+  return count
+}
+
+/** What the stored floor's GET /peek reports as the counter. */
+const storedFloorCount = (cookieHeader: string | undefined) =>
+  Number(storedFloorSessionOf(cookieHeader)?.fields.count ?? '0')
+
 /** The floor's Set-Cookie: a 32-byte token where Tether's cookie has token, route and MAC. */
 function floorCookie(): string {
   if (pooled + 32 > pool.length) {
@@ -132,7 +157,11 @@ async function expressApp(): Promise<string> {
       res.json(stats((req.session as unknown as Untyped).count))
     })
   } else {
-    app.get('/count', (_req, res) => {
+    app.get('/count', (req, res) => {
+      if (variant === 'stored-floor') {
+        res.json({ count: countInStoredFloor(req.headers.cookie, (c) => res.setHeader('Set-Cookie', c)) })
+        return
+      }
       plainCount++
       res.json({ count: plainCount })
     })
@@ -140,8 +169,8 @@ async function expressApp(): Promise<string> {
       if (variant === 'floor' || variant === 'stored-floor') res.setHeader('Set-Cookie', floorCookie())
       res.json({ ok: true })
     })
-    app.get('/peek', (_req, res) => {
-      res.json(stats(plainCount))
+    app.get('/peek', (req, res) => {
+      res.json(stats(variant === 'stored-floor' ? storedFloorCount(req.headers.cookie) : plainCount))
     })
   }
   if (variant === 'tether' || variant === 'anchor') {
@@ -226,7 +255,10 @@ async function fastifyApp(): Promise<string> {
     })
     app.get('/peek', async (request) => stats(sessionOf(request).get('count')))
   } else {
-    app.get('/count', async () => {
+    app.get('/count', async (request, reply) => {
+      if (variant === 'stored-floor') {
+        return { count: countInStoredFloor(request.headers.cookie, (c) => reply.header('set-cookie', c)) }
+      }
       plainCount++
       return { count: plainCount }
     })
@@ -234,7 +266,9 @@ async function fastifyApp(): Promise<string> {
       if (variant === 'floor' || variant === 'stored-floor') reply.header('set-cookie', floorCookie())
       return { ok: true }
     })
-    app.get('/peek', async () => stats(plainCount))
+    app.get('/peek', async (request) =>
+      stats(variant === 'stored-floor' ? storedFloorCount(request.headers.cookie) : plainCount),
+    )
   }
   if (variant === 'tether' || variant === 'anchor') {
     const access = (request: FastifyRequest): SessionAccess => {
