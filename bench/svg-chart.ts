@@ -139,11 +139,21 @@ export function barChart(options: ChartOptions): string {
   y -= 5
   if (options.legend !== undefined) {
     let lx = 16
+    // Entries wrap onto another line rather than run past the right edge.
+    const place = (width: number) => {
+      if (lx > 16 && lx + width > WIDTH - 16) {
+        lx = 16
+        y += 20
+      }
+    }
     for (const item of options.legend) {
+      const width = 30 + item.label.length * 6.6
+      place(width)
       body.push(`<rect x="${lx}" y="${y + 2}" width="12" height="12" rx="2" fill="${item.color}"/>`)
       body.push(text(lx + 17, y + 12.5, item.label, 'font-size="12" fill="#333"'))
-      lx += 30 + item.label.length * 6.6
+      lx += width
     }
+    place(80)
     body.push(
       `<circle cx="${lx + 6}" cy="${y + 8}" r="2.6" fill="#fff" stroke="#111" stroke-width="1.1"/>`,
       text(lx + 14, y + 12.5, 'one round', 'font-size="12" fill="#333"'),
