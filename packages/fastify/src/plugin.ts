@@ -146,7 +146,8 @@ async function tetherPlugin(fastify: FastifyInstance, options: TetherPluginOptio
  */
 function addSetCookie(reply: FastifyReply, cookie: string): void {
   const raw = reply.raw
-  const rawValue = raw.getHeader('set-cookie')
+  // A head the app wrote itself on the raw response is gone already: nothing to keep in order.
+  const rawValue = raw.headersSent ? undefined : raw.getHeader('set-cookie')
   if (rawValue !== undefined) raw.removeHeader('set-cookie')
   // With the raw header out of the way, what the reply itself holds.
   const own = reply.getHeader('set-cookie')
