@@ -1,4 +1,6 @@
 import { type Agent, type IncomingHttpHeaders, request } from 'node:http'
+import { expect } from 'chai'
+import { parseSetCookie } from './set-cookie-parser.js'
 
 /** What the Set-Cookie differentials compare of an answer. */
 export interface ScriptedAnswer {
@@ -33,4 +35,30 @@ export function scriptedRequest(
     req.on('error', reject)
     req.end()
   })
+}
+
+/**
+ * What both adapters' differentials check: the answer with Tether has the status of the one
+ * without, the app's Set-Cookie lines first and unchanged, then Tether's cookie when the session
+ * changed. `mayMiss`: the answer failed (or went out without the reply's headers), possibly before
+ * the commit, so Tether's cookie may be missing from it.
+ */
+export function expectAppLinesThenTether(
+  plain: Pick<ScriptedAnswer, 'status' | 'setCookie'>,
+  tether: Pick<ScriptedAnswer, 'status' | 'setCookie'>,
+  changed: boolean,
+  mayMiss: boolean,
+  context: string,
+): void {
+  expect(tether.status, context).to.equal(plain.status)
+  expect(tether.setCookie.slice(0, plain.setCookie.length), context).to.deep.equal(plain.setCookie)
+  const added = tether.setCookie.slice(plain.setCookie.length)
+  if (!changed || mayMiss) {
+    expect(added.length, context).to.be.at.most(changed ? 1 : 0)
+    if (added.length === 0) return
+  }
+  expect(added, context).to.have.length(1)
+  const [cookie] = parseSetCookie(added)
+  expect(cookie?.name, context).to.equal('tether.sid')
+  expect(cookie?.value, context).to.match(/^[\w-]{43}\.[\w-]+\.[\w-]{22}$/)
 }
