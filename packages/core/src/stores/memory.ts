@@ -95,8 +95,10 @@ export class MemoryStore implements SessionStore {
 
   /** A copy of a stored record that its reader may keep while the store goes on changing it. */
   #copyOf(session: StoredSession): StoredSession {
+    const fields: Record<string, string> = Object.create(null)
+    copyFields(fields, session.fields)
     return {
-      fields: Object.assign(Object.create(null), session.fields),
+      fields,
       createdAt: session.createdAt,
       touchedAt: session.touchedAt,
       established: session.established,
