@@ -139,6 +139,10 @@ export class Flusher {
       if (!this.#synchronous) return WAIT
       let step = this.#prepareStep(live, session, next, false)
       let ok: boolean | FlushStep = step
+      // The record still matched this session before the write: then it matches it after.
+      const record = live.record
+      const matched = record !== undefined && record.revision === live.revision
+      live.record = undefined
       for (let reseals = 0; typeof ok !== 'boolean'; reseals++) {
         step = ok
         try {
@@ -151,6 +155,10 @@ export class Flusher {
           // The changes are still in the dirty map (the step read it in place): nothing to put back.
           throw this.#stepFailed(live, step, error)
         }
+      }
+      if (ok && matched && record.revision === live.revision! + 1) {
+        live.record = record
+        live.revision = record.revision
       }
       if (step.changes !== undefined) live.dirty.clear()
       result = this.#stepDone(live, step, ok, result)

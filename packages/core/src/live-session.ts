@@ -1,4 +1,5 @@
 import type { RecordSeal } from './crypto/record-seal.js'
+import type { StoredSession } from './stores/store.js'
 
 /**
  * The state of one session inside this process, shared by every in-flight request that carries
@@ -37,6 +38,13 @@ export class LiveSession {
    * and seals the record's next state from it. Undefined before the first write.
    */
   seal: RecordSeal | undefined
+  /**
+   * The in-process store's own record this session matches, at `revision` (see
+   * StoredSession.revision): while both still hold, a released session can serve the next request
+   * without decoding the record again. Undefined when that is not known.
+   */
+  record: StoredSession | undefined = undefined
+  revision: number | undefined = undefined
   /** Set by destroy() and regenerate(): commits of requests still holding it write nothing. */
   ended = false
   /** Requests currently holding it. */

@@ -23,6 +23,8 @@ export interface SessionServices {
   readonly metrics: Metrics
   readonly cookie: ResolvedCookieOptions
   readonly keyring: Keyring
+  /** `__Host-<name>=` where the plain name is read too; undefined where the prefix does not apply. */
+  readonly hostPrefix: string | undefined
 }
 
 /**
@@ -40,8 +42,12 @@ export class SessionContext {
   #misrouted = false
   #committedHeader: string | undefined
   #committed = false
-  /** The session's cookie came under the plain name where `__Host-` applies on a TLS request. */
-  readonly #unprefixed: boolean
+  /**
+   * The Cookie header and the session's cookie value in it, where the `__Host-` prefix applies:
+   * the commit checks, on a TLS request only, whether it came under the plain name.
+   */
+  readonly #cookieHeader: string | undefined
+  readonly #cookieValue: string | undefined
 
   /** Made by `SessionManager.open()`; `live` is held once for this request. */
   constructor(
@@ -49,11 +55,13 @@ export class SessionContext {
     live: LiveSession,
     reissue: boolean,
     cookieRoute: string | undefined,
-    unprefixed = false,
+    cookieHeader?: string,
+    cookieValue?: string,
   ) {
     this.#services = services
     this.#cookieRoute = cookieRoute
-    this.#unprefixed = unprefixed
+    this.#cookieHeader = cookieHeader
+    this.#cookieValue = cookieValue
     this.#view = new SessionView(services.table, services.metrics, live, reissue)
     this.session = this.#view
   }
@@ -126,13 +134,25 @@ export class SessionContext {
       return view.cleared ? serializeSetCookie(cookie, undefined, isSecure(secureRequest)) : undefined
     }
     const due = view.mustIssue || (cookie.maxAge !== undefined && outcome !== 'unchanged')
-    if (!due && !this.#unprefixed) return undefined
+    if (!due && this.#cookieHeader === undefined) return undefined
     const secure = isSecure(secureRequest)
     // A cookie read under the plain name moves to `__Host-` once a request comes over TLS.
-    if (!due && !(secure || cookie.secure === true)) return undefined
+    if (!due && !((secure || cookie.secure === true) && this.#cameUnprefixed())) return undefined
     // The cookie value under the newest secret.
     const value = signCookieValue(live.token!, live.route, this.#services.keyring)
     return serializeSetCookie(cookie, value, secure)
+  }
+
+  /** The session's cookie came under the plain name, not under `__Host-<name>`. */
+  #cameUnprefixed(): boolean {
+    const header = this.#cookieHeader!
+    const value = this.#cookieValue!
+    const prefix = this.#services.hostPrefix!
+    // `<prefix><value>` anywhere in the header, found without building that string.
+    for (let at = header.indexOf(value); at >= 0; at = header.indexOf(value, at + 1)) {
+      if (at >= prefix.length && header.startsWith(prefix, at - prefix.length)) return false
+    }
+    return true
   }
 
   /** The first commit's header is the one sent; later commits only save later changes. */

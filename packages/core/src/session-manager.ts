@@ -43,8 +43,6 @@ export class SessionManager {
   readonly #verified: VerifiedCookies
   /** The live table, the flush engine and the cookie settings, shared by every request's context. */
   readonly #services: SessionServices
-  /** `__Host-<name>=` where the plain name is read too (a cookie found under it moves over TLS). */
-  readonly #hostPrefix: string | undefined
 
   /** Validates `options` (a TypeError names the first bad one) and sets up the engine. */
   constructor(options: TetherOptions) {
@@ -61,8 +59,6 @@ export class SessionManager {
     this.route = o.route
     this.metrics = o.metrics
     const hostName = o.cookie.hostName
-    this.#hostPrefix =
-      hostName === undefined || hostName === o.cookie.readNames.at(-1) ? undefined : `${hostName}=`
     const codec = o.encrypted ? encryptedCodec(o.keyring) : plainCodec
     const records = new SessionRecords(o, codec, new PlaintextMemo(o.decryptedCacheBytes))
     this.#services = {
@@ -71,6 +67,9 @@ export class SessionManager {
       metrics: o.metrics,
       cookie: o.cookie,
       keyring: o.keyring,
+      // `__Host-<name>=` where the plain name is read too (a cookie found under it moves over TLS).
+      hostPrefix:
+        hostName === undefined || hostName === o.cookie.readNames.at(-1) ? undefined : `${hostName}=`,
     }
     this.store.attachMetrics?.(this.metrics)
     const store = this.store
@@ -190,12 +189,13 @@ export class SessionManager {
     // A cookie signed by an older secret is re-issued under the newest.
     const reissue = live !== undefined && checked.keyIndex > 0
     if (reissue) this.metrics.increment('reissued')
-    // Found under the plain name where the prefix applies: re-issued under `__Host-` over TLS.
-    const hostPrefix = this.#hostPrefix
-    const unprefixed = live !== undefined && hostPrefix !== undefined && !sentUnder(header, hostPrefix, value)
-    // Gone here: keep the cookie's route, which tells the adapter where the request belonged.
-    const session = live ?? this.#services.table.fresh()
-    return new SessionContext(this.#services, session, reissue, checked.route, unprefixed)
+    if (live === undefined) {
+      // Gone here: keep the cookie's route, which tells the adapter where the request belonged.
+      return new SessionContext(this.#services, this.#services.table.fresh(), false, checked.route)
+    }
+    // Where the `__Host-` prefix applies, the commit checks (over TLS only) which name it came under.
+    const sent = this.#services.hostPrefix === undefined ? undefined : header
+    return new SessionContext(this.#services, live, reissue, checked.route, sent, value)
   }
 
   /** The context of a request without a verified cookie: a fresh session. */
@@ -218,15 +218,4 @@ export class SessionManager {
 /** The address a request's rejected cookies are counted under, asked only when there are some. */
 function addressOf(client: string | { readonly ip: string | undefined } | undefined): string | undefined {
   return typeof client === 'object' && client !== null ? client.ip : client
-}
-
-/**
- * Whether `value` appears in the Cookie header right after `prefix` (`<name>=`): the header
- * contains `<name>=<value>`, found without building that string on every request.
- */
-function sentUnder(header: string, prefix: string, value: string): boolean {
-  for (let at = header.indexOf(value); at >= 0; at = header.indexOf(value, at + 1)) {
-    if (at >= prefix.length && header.startsWith(prefix, at - prefix.length)) return true
-  }
-  return false
 }

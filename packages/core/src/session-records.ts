@@ -84,9 +84,38 @@ export class SessionRecords {
       if (stored === undefined) return LOADING
     }
     const live = this.#fromStored(storeId, token, route, stored)
-    if (live !== FORGET) return live
-    void this.#forget(storeId)
-    return undefined
+    if (live === FORGET) {
+      void this.#forget(storeId)
+      return undefined
+    }
+    // The store's own record (getNow): remembered so that the session may outlive this request.
+    const revision = stored?.revision
+    if (live !== undefined && this.#synchronous && revision !== undefined) {
+      live.record = stored
+      live.revision = revision
+    }
+    return live
+  }
+
+  /**
+   * Whether a released live session still matches its in-process record, so that a request may
+   * take it instead of loading the record again: the store holds the same record at the same
+   * revision (nothing changed it since: no other writer, replica, eviction or expiry), and the
+   * request's cookie names the same route. Counted as the load it replaces.
+   */
+  stillCurrent(live: LiveSession, route: string): boolean {
+    const record = live.record
+    if (record === undefined || live.route !== route) return false
+    let stored: StoredSession | undefined
+    try {
+      stored = this.#store.getNow!(live.storeId!)
+    } catch {
+      return false // the load that follows reports it
+    }
+    if (stored !== record || stored.revision !== live.revision) return false
+    if (Date.now() >= expiryOf(this.#options, live.createdAt, live.touchedAt)) return false
+    this.#metrics.increment('loadHits')
+    return true
   }
 
   /** Removes an ended session's record; rejects with ERR_TETHER_STORE_UNAVAILABLE when that fails. */

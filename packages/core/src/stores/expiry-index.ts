@@ -1,11 +1,29 @@
 /**
+ * What an item carries to be filed in an ExpiryIndex: its bucket and its neighbours in the
+ * bucket's list. Threading the lists through the items makes filing, moving and removing one
+ * cost no hashing and no allocation (a new session does all three when it evicts another).
+ */
+export interface Expiring<T> {
+  /** The bucket the item is filed in; undefined when it is not filed. */
+  expiryBucket: ExpiryBucket<T> | undefined
+  expiryPrev: T | undefined
+  expiryNext: T | undefined
+}
+
+/** The items whose expiry falls in one time bucket, as a list threaded through them. */
+export interface ExpiryBucket<T> {
+  readonly start: number
+  first: T | undefined
+}
+
+/**
  * Which items expire when, grouped into time buckets, so that removing what has expired costs time
  * proportional to what expired (plus a heap step per bucket), never to what is stored.
  */
-export class ExpiryIndex<T> {
+export class ExpiryIndex<T extends Expiring<T>> {
   readonly #resolution: number
-  /** bucket start -> items whose expiry falls in that bucket */
-  readonly #buckets = new Map<number, Set<T>>()
+  /** bucket start -> the bucket */
+  readonly #buckets = new Map<number, ExpiryBucket<T>>()
   /** min-heap of bucket starts */
   readonly #heap: number[] = []
 
@@ -18,39 +36,58 @@ export class ExpiryIndex<T> {
     return Math.ceil(expiresAt / this.#resolution) * this.#resolution
   }
 
-  /** Files `item` under `expiresAt`, moving it from `previous` (its earlier expiry) when given. */
-  schedule(item: T, expiresAt: number, previous?: number): void {
-    const bucket = this.#bucketOf(expiresAt)
-    if (previous !== undefined) {
-      const old = this.#bucketOf(previous)
-      if (old === bucket) return
-      this.#buckets.get(old)?.delete(item)
+  /** Files `item` under `expiresAt`, moving it from the bucket it was in. */
+  schedule(item: T, expiresAt: number): void {
+    const start = this.#bucketOf(expiresAt)
+    const current = item.expiryBucket
+    if (current !== undefined) {
+      if (current.start === start) return
+      this.unschedule(item)
     }
-    let ids = this.#buckets.get(bucket)
-    if (ids === undefined) {
-      ids = new Set()
-      this.#buckets.set(bucket, ids)
-      this.#push(bucket)
+    let bucket = this.#buckets.get(start)
+    if (bucket === undefined) {
+      bucket = { start, first: undefined }
+      this.#buckets.set(start, bucket)
+      this.#push(start)
     }
-    ids.add(item)
+    const first = bucket.first
+    if (first !== undefined) first.expiryPrev = item
+    item.expiryNext = first
+    item.expiryPrev = undefined
+    item.expiryBucket = bucket
+    bucket.first = item
   }
 
-  unschedule(item: T, expiresAt: number): void {
-    this.#buckets.get(this.#bucketOf(expiresAt))?.delete(item)
+  unschedule(item: T): void {
+    const bucket = item.expiryBucket
+    if (bucket === undefined) return
+    const prev = item.expiryPrev
+    const next = item.expiryNext
+    if (prev === undefined) bucket.first = next
+    else prev.expiryNext = next
+    if (next !== undefined) next.expiryPrev = prev
+    item.expiryBucket = item.expiryPrev = item.expiryNext = undefined
   }
 
-  /** Removes and returns the item sets of every bucket that ended at or before `now`. */
-  takeExpired(now: number): Set<T>[] {
-    const taken: Set<T>[] = []
+  /** Removes and returns the items of every bucket that ended at or before `now`. */
+  takeExpired(now: number): T[] {
+    const taken: T[] = []
     while (this.#heap.length > 0 && this.#heap[0]! <= now) {
-      const bucket = this.#pop()
-      const ids = this.#buckets.get(bucket)
-      this.#buckets.delete(bucket)
-      if (ids !== undefined) taken.push(ids)
+      const start = this.#pop()
+      const bucket = this.#buckets.get(start)
+      if (bucket === undefined) continue
+      this.#buckets.delete(start)
+      for (let item = bucket.first; item !== undefined; ) {
+        const next = item.expiryNext
+        item.expiryBucket = item.expiryPrev = item.expiryNext = undefined
+        taken.push(item)
+        item = next
+      }
     }
     return taken
   }
 
+  /** Forgets every item (their links point at buckets no longer here: filing one again unlinks it). */
   clear(): void {
     this.#buckets.clear()
     this.#heap.length = 0

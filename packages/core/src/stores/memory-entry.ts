@@ -1,3 +1,4 @@
+import type { Expiring, ExpiryBucket } from './expiry-index.js'
 import type { ReplicaOp } from './replication.js'
 import type { SessionWrite, StoredSession } from './store.js'
 
@@ -5,7 +6,7 @@ import type { SessionWrite, StoredSession } from './store.js'
 // the list of anonymous sessions, route and owner), in one object.
 
 /** A stored session and the store's bookkeeping for it, in one object (one allocation per session). */
-export class Entry implements StoredSession {
+export class Entry implements StoredSession, Expiring<Entry> {
   /** No prototype: a key named `__proto__` is stored like any other. */
   readonly fields: Record<string, string> = Object.create(null)
   createdAt: number
@@ -15,8 +16,14 @@ export class Entry implements StoredSession {
   expiresAt: number
   /** The route of the session's cookie (where the cluster routes it), for replication. */
   route: string
+  /** Changes with every write, touch or replicated change (see StoredSession.revision). */
+  revision = 0
   /** The user the session belongs to (the SessionManager's `owner` option), for destroyAll. */
   owner: string | undefined = undefined
+  /** Where the entry is filed in the store's ExpiryIndex. */
+  expiryBucket: ExpiryBucket<Entry> | undefined = undefined
+  expiryPrev: Entry | undefined = undefined
+  expiryNext: Entry | undefined = undefined
   /** Neighbours in the list of anonymous sessions (least recently active first). */
   older: Entry | undefined = undefined
   newer: Entry | undefined = undefined

@@ -140,12 +140,13 @@ export class MemoryStore implements SessionStore {
       this.#entries.set(id, entry)
       this.#expiry.schedule(entry, change.expiresAt)
     } else {
-      this.#expiry.schedule(entry, change.expiresAt, entry.expiresAt)
+      this.#expiry.schedule(entry, change.expiresAt)
       entry.expiresAt = change.expiresAt
       entry.touchedAt = change.touchedAt
       entry.established ||= change.established
       entry.seal = change.seal
     }
+    entry.revision++
     const fields = entry.fields
     for (const key of change.unset) delete fields[key]
     copyFields(fields, change.set)
@@ -172,9 +173,10 @@ export class MemoryStore implements SessionStore {
   touchNow(id: string, touchedAt: number, expiresAt: number): boolean {
     const entry = this.#live(id, Date.now())
     if (entry === undefined) return false
-    this.#expiry.schedule(entry, expiresAt, entry.expiresAt)
+    this.#expiry.schedule(entry, expiresAt)
     entry.expiresAt = expiresAt
     entry.touchedAt = touchedAt
+    entry.revision++
     this.#markActive(entry)
     this.#feed?.changed({ op: 'touch', id, route: entry.route, touchedAt, expiresAt })
     return true
@@ -247,18 +249,16 @@ export class MemoryStore implements SessionStore {
   /** Removes every session whose expiry has passed; returns how many. Runs on its own timer too. */
   sweep(now = Date.now()): number {
     let removed = 0
-    for (const entries of this.#expiry.takeExpired(now)) {
-      for (const entry of entries) {
-        // Buckets are coarse: an entry in an ended bucket may expire a few ms from now. Re-file it.
-        if (entry.expiresAt > now) {
-          this.#expiry.schedule(entry, entry.expiresAt)
-          continue
-        }
-        this.#entries.delete(entry.id)
-        this.#unlist(entry)
-        this.#owners.remove(entry)
-        removed++
+    for (const entry of this.#expiry.takeExpired(now)) {
+      // Buckets are coarse: an entry in an ended bucket may expire a few ms from now. Re-file it.
+      if (entry.expiresAt > now) {
+        this.#expiry.schedule(entry, entry.expiresAt)
+        continue
       }
+      this.#entries.delete(entry.id)
+      this.#unlist(entry)
+      this.#owners.remove(entry)
+      removed++
     }
     return removed
   }
@@ -304,9 +304,10 @@ export class MemoryStore implements SessionStore {
     let entry = this.#live(change.id, now)
     if (change.op === 'touch') {
       if (entry === undefined) return false
-      this.#expiry.schedule(entry, change.expiresAt, entry.expiresAt)
+      this.#expiry.schedule(entry, change.expiresAt)
       entry.expiresAt = change.expiresAt
       entry.touchedAt = change.touchedAt
+      entry.revision++
       this.#markActive(entry)
       return true
     }
@@ -326,7 +327,7 @@ export class MemoryStore implements SessionStore {
       this.#entries.set(change.id, entry)
       this.#expiry.schedule(entry, change.expiresAt)
     } else {
-      this.#expiry.schedule(entry, change.expiresAt, entry.expiresAt)
+      this.#expiry.schedule(entry, change.expiresAt)
       entry.expiresAt = change.expiresAt
       entry.touchedAt = change.touchedAt
       entry.createdAt = change.createdAt
@@ -334,6 +335,7 @@ export class MemoryStore implements SessionStore {
       entry.route = change.route
       entry.seal = change.seal
     }
+    entry.revision++
     const fields = entry.fields
     if (change.full) for (const key of Object.keys(fields)) delete fields[key]
     for (const key of change.unset) delete fields[key]
@@ -347,7 +349,7 @@ export class MemoryStore implements SessionStore {
     const entry = this.#entries.get(id)
     if (entry === undefined) return undefined
     if (entry.expiresAt <= now) {
-      this.#remove(id)
+      this.#drop(entry)
       return undefined
     }
     return entry
@@ -355,11 +357,15 @@ export class MemoryStore implements SessionStore {
 
   #remove(id: string): void {
     const entry = this.#entries.get(id)
-    if (entry === undefined) return
-    this.#entries.delete(id)
+    if (entry !== undefined) this.#drop(entry)
+  }
+
+  /** Removes a stored entry (the caller has it already: no second lookup). */
+  #drop(entry: Entry): void {
+    this.#entries.delete(entry.id)
     this.#unlist(entry)
     this.#owners.remove(entry)
-    this.#expiry.unschedule(entry, entry.expiresAt)
+    this.#expiry.unschedule(entry)
   }
 
   /** Moves an anonymous entry to the newest end of the list (and drops an established one from it). */
@@ -390,7 +396,7 @@ export class MemoryStore implements SessionStore {
     if (oldest === undefined) {
       throw new Error(`MemoryStore is full: ${this.maxSessions} established sessions (maxSessions)`)
     }
-    this.#remove(oldest.id)
+    this.#drop(oldest)
     this.#metrics?.increment('evictions')
     this.#feed?.changed({ op: 'destroy', id: oldest.id, route: oldest.route })
   }

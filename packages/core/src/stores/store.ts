@@ -18,6 +18,12 @@ export interface StoredSession {
   established: boolean
   /** The record's seal: the one of its latest write (see `SessionWrite.seal`), when it has one. */
   seal?: string | undefined
+  /**
+   * Optional, for a record that `getNow` returns as the store's own (in-process stores): a number
+   * that changes whenever the record does. The core then keeps a released session's decoded state
+   * and serves the next request from it while the record is the same object at the same revision.
+   */
+  readonly revision?: number
 }
 
 /**
