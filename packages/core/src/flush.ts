@@ -6,6 +6,7 @@ import type { LiveSession } from './live-session.js'
 import type { Metrics } from './metrics.js'
 import { expiryOf, type ResolvedTetherOptions } from './options.js'
 import type { Session } from './session.js'
+import { newFields } from './stores/fields.js'
 import type { SessionStore, SessionWrite, StoredSession, WriteConflict } from './stores/store.js'
 import { WAIT } from './wait.js'
 
@@ -326,7 +327,7 @@ export class Flusher {
     session: Session,
   ): SessionWrite {
     // Keys come from the app (and so from users): `__proto__` must be a key like any other.
-    const set: Record<string, string> = Object.create(null)
+    const set = newFields()
     const unset: string[] = []
     for (const [key, json] of changes) {
       if (json === undefined) unset.push(key)

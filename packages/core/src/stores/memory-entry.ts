@@ -1,4 +1,5 @@
 import type { Expiring, ExpiryBucket } from './expiry-index.js'
+import { newFields } from './fields.js'
 import type { ReplicaOp } from './replication.js'
 import type { SessionWrite, StoredSession } from './store.js'
 
@@ -7,8 +8,8 @@ import type { SessionWrite, StoredSession } from './store.js'
 
 /** A stored session and the store's bookkeeping for it, in one object (one allocation per session). */
 export class Entry implements StoredSession, Expiring<Entry> {
-  /** No prototype: a key named `__proto__` is stored like any other. */
-  readonly fields: Record<string, string> = Object.create(null)
+  /** Nothing inherited: a key named `__proto__` is stored like any other (see fields.ts). */
+  readonly fields = newFields()
   createdAt: number
   touchedAt: number
   established: boolean

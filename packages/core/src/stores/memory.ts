@@ -2,6 +2,7 @@ import type { Metrics } from '../metrics.js'
 import { DEFAULT_ROUTE, ROUTE_ENV } from '../route.js'
 import { optionError, positiveInteger, positiveNumber, rejectUnknownOptions, warnOnce } from '../validate.js'
 import { ExpiryIndex } from './expiry-index.js'
+import { newFields } from './fields.js'
 import { forgetLocalStore, listLocalStore } from './local-stores.js'
 import { Entry, wholeRecord } from './memory-entry.js'
 import { OwnerIndex } from './owner-index.js'
@@ -95,7 +96,7 @@ export class MemoryStore implements SessionStore {
 
   /** A copy of a stored record that its reader may keep while the store goes on changing it. */
   #copyOf(session: StoredSession): StoredSession {
-    const fields: Record<string, string> = Object.create(null)
+    const fields = newFields()
     copyFields(fields, session.fields)
     return {
       fields,
@@ -403,9 +404,9 @@ export class MemoryStore implements SessionStore {
 }
 
 /**
- * `Object.assign(fields, set)` for the prototype-less objects fields live in: V8 copies between
- * such objects (dictionaries to it) through its slow generic path, several times the cost of
- * this loop on the one write per request.
+ * `Object.assign(fields, set)` without its generic path: a write's `set` may be a dictionary
+ * (`Object.create(null)`, as the core's stores and other callers make them), which Object.assign
+ * copies at several times the cost of this loop on the one write per request.
  */
 function copyFields(fields: Record<string, string>, set: Record<string, string>): void {
   for (const key in set) if (Object.hasOwn(set, key)) fields[key] = set[key]!
