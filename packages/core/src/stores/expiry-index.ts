@@ -69,9 +69,11 @@ export class ExpiryIndex<T extends Expiring<T>> {
     item.expiryBucket = item.expiryPrev = item.expiryNext = undefined
   }
 
-  /** Removes and returns the items of every bucket that ended at or before `now`. */
-  takeExpired(now: number): T[] {
-    const taken: T[] = []
+  /**
+   * Removes the items of every bucket that ended at or before `now`, handing each to `expired` as
+   * it goes (one visit per item: the pass touches each item's memory once).
+   */
+  takeExpired(now: number, expired: (item: T) => void): void {
     while (this.#heap.length > 0 && this.#heap[0]! <= now) {
       const start = this.#pop()
       const bucket = this.#buckets.get(start)
@@ -80,11 +82,10 @@ export class ExpiryIndex<T extends Expiring<T>> {
       for (let item = bucket.first; item !== undefined; ) {
         const next = item.expiryNext
         item.expiryBucket = item.expiryPrev = item.expiryNext = undefined
-        taken.push(item)
+        expired(item)
         item = next
       }
     }
-    return taken
   }
 
   /** Forgets every item (their links point at buckets no longer here: filing one again unlinks it). */

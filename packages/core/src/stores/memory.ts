@@ -250,17 +250,17 @@ export class MemoryStore implements SessionStore {
   /** Removes every session whose expiry has passed; returns how many. Runs on its own timer too. */
   sweep(now = Date.now()): number {
     let removed = 0
-    for (const entry of this.#expiry.takeExpired(now)) {
+    this.#expiry.takeExpired(now, (entry) => {
       // Buckets are coarse: an entry in an ended bucket may expire a few ms from now. Re-file it.
       if (entry.expiresAt > now) {
         this.#expiry.schedule(entry, entry.expiresAt)
-        continue
+        return
       }
       this.#entries.delete(entry.id)
       this.#unlist(entry)
       this.#owners.remove(entry)
       removed++
-    }
+    })
     return removed
   }
 
