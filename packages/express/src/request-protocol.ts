@@ -5,8 +5,9 @@ import type { Request } from 'express'
  * Whether a request came over TLS, as Express's `req.secure` says, for less. Express's getter asks
  * the app's trust-proxy function (through `req.protocol`) whether to believe `X-Forwarded-Proto`;
  * without that header the answer is the socket's either way. The core asks this on every
- * plain-http request whose cookie lacks the `__Host-` prefix, so the header-less case is answered
- * here from the socket, unless the app replaced `secure` or `protocol` with getters of its own.
+ * request that brings a session cookie where the `__Host-` prefix applies (the default), so the
+ * header-less case is answered here from the socket, unless the app replaced `secure` or
+ * `protocol` with getters of its own.
  */
 export function isSecureRequest(req: Request): boolean {
   if (req.headers['x-forwarded-proto'] === undefined && usesExpressGetters(req)) {
