@@ -1,5 +1,6 @@
 import { MemoryStore, SessionManager } from '@tether/core'
 import { expect } from 'chai'
+import { writeOf } from '../suites/store-contract.js'
 
 // With an in-process store, a session's state outlives the request that released it, so the
 // session's next request skips decoding the record. Whatever changes the record meanwhile must
@@ -71,16 +72,7 @@ describe('released sessions of an in-process store', () => {
   it('show a write made straight to the store', async () => {
     const { cookie, id } = await newSession(manager, store)
     increment(manager, cookie)
-    const now = Date.now()
-    store.writeNow(id, {
-      set: { count: '40' },
-      unset: [],
-      createdAt: now,
-      touchedAt: now,
-      expiresAt: now + 60_000,
-      established: false,
-      create: false,
-    })
+    store.writeNow(id, writeOf({ set: { count: '40' }, create: false }))
     expect(countOf(manager, cookie)).to.equal(40)
   })
 

@@ -2,7 +2,7 @@ import type { Metrics } from '../metrics.js'
 import { DEFAULT_ROUTE, ROUTE_ENV } from '../route.js'
 import { optionError, positiveInteger, positiveNumber, rejectUnknownOptions, warnOnce } from '../validate.js'
 import { ExpiryIndex } from './expiry-index.js'
-import { newFields } from './fields.js'
+import { copyFields, newFields } from './fields.js'
 import { forgetLocalStore, listLocalStore } from './local-stores.js'
 import { Entry, wholeRecord } from './memory-entry.js'
 import { OwnerIndex } from './owner-index.js'
@@ -401,15 +401,6 @@ export class MemoryStore implements SessionStore {
     this.#metrics?.increment('evictions')
     this.#feed?.changed({ op: 'destroy', id: oldest.id, route: oldest.route })
   }
-}
-
-/**
- * `Object.assign(fields, set)` without its generic path: a write's `set` may be a dictionary
- * (`Object.create(null)`, as the core's stores and other callers make them), which Object.assign
- * copies at several times the cost of this loop on the one write per request.
- */
-function copyFields(fields: Record<string, string>, set: Record<string, string>): void {
-  for (const key in set) if (Object.hasOwn(set, key)) fields[key] = set[key]!
 }
 
 function assertUserId(userId: unknown): string {
