@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto'
+import { createDecipheriv, createHash, createHmac } from 'node:crypto'
 import { Keyring } from '@tether/core'
 import { expect } from 'chai'
 import fc from 'fast-check'
@@ -78,6 +78,32 @@ describe('encryption at rest (AES-256-GCM envelope)', () => {
     const sealed = encrypt(keyring, 'secret', 'session-a\u0000k')
     expect(decrypt(keyring, sealed, 'session-b\u0000k')).to.equal(undefined)
     expect(decrypt(keyring, sealed, 'session-a\u0000other')).to.equal(undefined)
+  })
+
+  it('is version, key id, IV, tag and ciphertext that AES-256-GCM opens on its own', () => {
+    for (const plaintext of ['', 'a', '{"n":1}', 'é'.repeat(700)]) {
+      const bytes = Buffer.from(encrypt(keyring, plaintext, 'sid\u0000k'), 'base64url')
+      expect(bytes[0]).to.equal(1)
+      expect(bytes.subarray(1, 5).equals(keyring.current.keyId)).to.equal(true)
+      const decipher = createDecipheriv('aes-256-gcm', keyring.current.cipherKey, bytes.subarray(5, 17))
+      decipher.setAAD(Buffer.from('sid\u0000k'))
+      decipher.setAuthTag(bytes.subarray(17, 33))
+      const opened = Buffer.concat([decipher.update(bytes.subarray(33)), decipher.final()])
+      expect(opened.toString('utf8')).to.equal(plaintext)
+    }
+  })
+
+  it('binds long and multi-byte associated data, between short ones', () => {
+    const long = `${'sé'.repeat(400)}\u0000key`
+    const longer = `${'é'.repeat(3000)}\u0000key`
+    expect(decrypt(keyring, encrypt(keyring, 'w', longer), longer)).to.equal('w')
+    expect(decrypt(keyring, encrypt(keyring, 'w', longer), `${longer}x`)).to.equal(undefined)
+    const short = encrypt(keyring, 'a', 'ad')
+    const sealed = encrypt(keyring, 'v', long)
+    expect(decrypt(keyring, encrypt(keyring, 'b', 'ad'), 'ad')).to.equal('b')
+    expect(decrypt(keyring, sealed, long)).to.equal('v')
+    expect(decrypt(keyring, sealed, `${long}x`)).to.equal(undefined)
+    expect(decrypt(keyring, short, 'ad')).to.equal('a')
   })
 
   it('decrypts with a rotated-out key that is still in the ring, fails once it is dropped', () => {
