@@ -3,7 +3,7 @@
 // Routes: GET /count increments a session counter, GET /read reads it, GET /login stores a signed-in
 // user's session (SIGNED_IN: seven keys, about 0.7 KB of JSON), GET /profile reads two of its keys,
 // GET /plain touches nothing. The *-floor-redis apps answer /count with a new session made the
-// cheapest way a Redis-backed session can be: 32 random bytes, one SET with an expiry, one
+// cheapest way a Redis-backed session can be: 32 random bytes (pooled), one SET with an expiry, one
 // Set-Cookie (no signature, no encryption, no framework), to show the floor of that workload.
 // The *-plain-get apps are the plain apps with one Redis GET before each answer: the framework's
 // cost of one round trip per request, which is all a HybridStore hit saves over a RedisStore read.
@@ -63,12 +63,24 @@ async function connectRedis(): Promise<ConnectRedisStore> {
   return new ConnectRedisStore({ client, prefix: 'bench-cr:' })
 }
 
+/** CSPRNG output drawn 4 KiB at a time, as Tether and Node's randomUUID() do. */
+let pool = Buffer.alloc(0)
+let pooled = 0
+function pooledId(): string {
+  if (pooled + 32 > pool.length) {
+    pool = randomBytes(4096)
+    pooled = 0
+  }
+  pooled += 32
+  return pool.toString('base64url', pooled - 32, pooled)
+}
+
 /** The floor of a new Redis-backed session: a random id, one SET with its expiry, the Set-Cookie value. */
 async function floorSession(): Promise<(count: number) => Promise<string>> {
   const client = createClient({ url })
   await client.connect()
   return async (count) => {
-    const id = randomBytes(32).toString('base64url')
+    const id = pooledId()
     await client.sendCommand(['SET', `bench-floor:${id}`, JSON.stringify({ count }), 'PX', '1800000'])
     return `sid=${id}; Path=/; HttpOnly; SameSite=Lax`
   }
@@ -97,10 +109,18 @@ const profileOf = (get: (key: string) => unknown) => ({
 })
 
 /** BENCH_DECRYPTED_CACHE_BYTES=0 turns off the reuse of decrypted values (to measure what it saves). */
-const tetherTuning =
-  process.env.BENCH_DECRYPTED_CACHE_BYTES === undefined
-    ? {}
-    : { decryptedCacheBytes: Number(process.env.BENCH_DECRYPTED_CACHE_BYTES) }
+const tetherTuning = {
+  ...(process.env.BENCH_DECRYPTED_CACHE_BYTES !== undefined && {
+    decryptedCacheBytes: Number(process.env.BENCH_DECRYPTED_CACHE_BYTES),
+  }),
+  // The *-tether-redis-clear apps: RedisStore with encryption at rest turned off, values stored as
+  // JSON text as connect-redis stores them, to show what encryption costs a new session.
+  ...(app.endsWith('-tether-redis-clear') && { encrypt: false }),
+}
+const isTether = (kind: 'redis' | 'hybrid') =>
+  kind === 'redis'
+    ? app.endsWith('-tether-redis') || app.endsWith('-tether-redis-clear')
+    : app.endsWith('-tether-hybrid')
 
 type Counter = { count?: number }
 type KeyValueSession = { get(key: string): unknown; set(key: string, value: unknown): void }
@@ -108,8 +128,8 @@ type KeyValueSession = { get(key: string): unknown; set(key: string, value: unkn
 async function listen(): Promise<number> {
   if (app.startsWith('express')) {
     const server = express()
-    if (app === 'express-tether-redis' || app === 'express-tether-hybrid') {
-      const store = await tetherStore(app === 'express-tether-redis' ? 'redis' : 'hybrid')
+    if (isTether('redis') || isTether('hybrid')) {
+      const store = await tetherStore(isTether('redis') ? 'redis' : 'hybrid')
       server.use(stickySession({ secret: SECRET, store, ...tetherTuning }))
       server.get('/count', (req, res) => {
         const count = ((req.session.get('count') as number | undefined) ?? 0) + 1
@@ -183,8 +203,8 @@ async function listen(): Promise<number> {
     })
   }
   const server = Fastify()
-  if (app === 'fastify-tether-redis' || app === 'fastify-tether-hybrid') {
-    const store = await tetherStore(app === 'fastify-tether-redis' ? 'redis' : 'hybrid')
+  if (isTether('redis') || isTether('hybrid')) {
+    const store = await tetherStore(isTether('redis') ? 'redis' : 'hybrid')
     await server.register(tether, { secret: SECRET, store, ...tetherTuning })
     // Both session plugins augment request.session in this one program: name the shape used here.
     const sessionOf = (request: unknown) => (request as { session: KeyValueSession }).session

@@ -6,6 +6,9 @@
 // profile (1000 signed-in sessions of seven keys, two of them read), new (no cookie).
 // The *-floor-redis stacks run the new-session workload only: a random id, one SET with an expiry
 // and one Set-Cookie per request, the least any Redis-backed session can do for a new visitor.
+// The *-tether-redis-clear stacks (new sessions only) are Tether's RedisStore with encryption at
+// rest off, values kept as JSON text as connect-redis keeps them: the price of encryption, apart.
+// Besides the app's CPU per request, redis-server's is shown: the store's side of each workload.
 // The *-plain-get stacks are the plain apps with one Redis GET per request (no session): plain /
 // plain-get is the most that saving a RedisStore read's round trip (a HybridStore hit) can gain.
 // The read workloads are driven by wrk (Debian: apt-get install wrk) with a cookie picked at random
@@ -22,6 +25,7 @@ import { parseCommandStats, redisCli, startRedisServer } from '../test/support/r
 import { stopAllServices } from '../test/support/services.js'
 import { onLoadCpu, pinLoadGenerator, pinning, pinServer } from './cpu-pinning.js'
 import { INSIDE_SCRIPTS } from './redis-commands.js'
+import { RATIOS } from './redis-http-ratios.js'
 import { jsonArgument, writeResults } from './results.js'
 
 const json = jsonArgument()
@@ -91,6 +95,8 @@ interface Run {
   commands: number
   /** CPU time of the app process per request, in µs. */
   cpuUs: number
+  /** CPU time of redis-server per request, in µs: the store's side of the work. */
+  redisCpuUs: number
   /** Mean latency in ms (wrk workloads only). */
   latencyMs: number | undefined
 }
@@ -165,11 +171,13 @@ async function autocannonOneCookie(
 /** Load on `path` with one cookie (or none), or a random one of `cookie` (an array) per request. */
 async function load(app: App, path: string, cookie: string | string[] | undefined): Promise<Run> {
   await redisCli(redis, 'CONFIG', 'RESETSTAT')
+  const redisCpuBefore = await redisCpu()
   const cpuBefore = await appCpu(app.child)
   const result = Array.isArray(cookie)
     ? wrkRandomCookies(app, path, cookie)
     : await autocannonOneCookie(app, path, cookie)
   const cpu = (await appCpu(app.child)) - cpuBefore
+  const redisCpuMicros = (await redisCpu()) - redisCpuBefore
   const stats = parseCommandStats(await redisCli(redis, 'INFO', 'commandstats'))
   delete stats.info
   let all = 0
@@ -187,8 +195,16 @@ async function load(app: App, path: string, cookie: string | string[] | undefine
     roundTrips: top / done,
     commands: all / done,
     cpuUs: cpu / done,
+    redisCpuUs: redisCpuMicros / done,
     latencyMs: result.latencyMs,
   }
+}
+
+/** redis-server's CPU time so far (user and system), in µs. */
+async function redisCpu(): Promise<number> {
+  const info = await redisCli(redis, 'INFO', 'cpu')
+  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0)
+  return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6
 }
 
 async function firstCookie(base: string, path = '/count'): Promise<string | undefined> {
@@ -208,15 +224,19 @@ const ALL_STACKS = [
   'express-tether-hybrid',
   'express-session-connect-redis',
   'express-floor-redis',
+  'express-tether-redis-clear',
   'express-plain-get',
   'fastify-plain',
   'fastify-tether-redis',
   'fastify-tether-hybrid',
   'fastify-session-connect-redis',
   'fastify-floor-redis',
+  'fastify-tether-redis-clear',
   'fastify-plain-get',
 ]
 const isFloor = (stack: string) => stack.endsWith('floor-redis')
+/** Stacks that only run the new-session workload: the floors, and Tether with encryption off. */
+const newOnly = (stack: string) => isFloor(stack) || stack.endsWith('-redis-clear')
 /** An app without sessions: plain, or plain with one Redis GET per request. */
 const isPlain = (stack: string) => stack.endsWith('plain') || stack.endsWith('plain-get')
 type Workload = 'count' | 'read' | 'profile' | 'new'
@@ -234,7 +254,7 @@ const stacks = process.env.BENCH_STACKS?.split(',') ?? ALL_STACKS
 const apps: App[] = []
 for (const stack of stacks) {
   const app = await startApp(stack)
-  if (isFloor(stack)) {
+  if (newOnly(stack)) {
     // Only the new-session workload: nothing to prepare.
   } else if (!isPlain(stack)) {
     app.cookie = await firstCookie(app.base)
@@ -265,7 +285,7 @@ for (let round = 0; round < ROUNDS; round++) {
     for (const app of apps) {
       // Plain apps have no sessions: their reads are the ceiling for the read workload.
       if (isPlain(app.stack) && workload === 'new') continue
-      if (isFloor(app.stack) && workload !== 'new') continue
+      if (newOnly(app.stack) && workload !== 'new') continue
       const run =
         workload === 'count'
           ? await load(app, '/count', isPlain(app.stack) ? undefined : app.cookie)
@@ -282,6 +302,7 @@ for (let round = 0; round < ROUNDS; round++) {
       else {
         best.rps = Math.max(best.rps, run.rps)
         best.cpuUs = Math.min(best.cpuUs, run.cpuUs)
+        best.redisCpuUs = Math.min(best.redisCpuUs, run.redisCpuUs)
         if (run.latencyMs !== undefined) best.latencyMs = Math.min(best.latencyMs ?? Infinity, run.latencyMs)
         best.errors += run.errors
       }
@@ -311,7 +332,7 @@ for (const app of apps) {
     })
     const what = isPlain(app.stack) ? `${label[workload]} (no session)` : label[workload]
     rows.push(
-      `| ${app.stack} | ${what} | ${Math.round(run.rps)} | ${run.cpuUs.toFixed(0)} | ${run.latencyMs?.toFixed(3) ?? ''} | ${run.roundTrips.toFixed(2)} | ${run.commands.toFixed(2)} | ${run.errors} | ${note} |`,
+      `| ${app.stack} | ${what} | ${Math.round(run.rps)} | ${run.cpuUs.toFixed(0)} | ${run.redisCpuUs.toFixed(1)} | ${run.latencyMs?.toFixed(3) ?? ''} | ${run.roundTrips.toFixed(2)} | ${run.commands.toFixed(2)} | ${run.errors} | ${note} |`,
     )
   }
 }
@@ -338,91 +359,14 @@ const shownRatio = (r: Ratio | undefined) =>
   r === undefined
     ? 'not run | | '
     : `${r.throughput.toFixed(2)}x | ${r.cpu.toFixed(2)}x | ${r.rounds.map((x) => x.toFixed(2)).join(', ')}`
-const ratios: Array<[string, Ratio | undefined]> = [
-  [
-    'express+tether+RedisStore / express+express-session+connect-redis, counter',
-    ratio('express-tether-redis:count', 'express-session-connect-redis:count'),
-  ],
-  [
-    'express+tether+RedisStore / express+express-session+connect-redis, new sessions',
-    ratio('express-tether-redis:new', 'express-session-connect-redis:new'),
-  ],
-  [
-    'express+tether+RedisStore counter / plain express',
-    ratio('express-tether-redis:count', 'express-plain:count'),
-  ],
-  [
-    'express+tether+RedisStore read / plain express',
-    ratio('express-tether-redis:read', 'express-plain:read'),
-  ],
-  [
-    'HybridStore / RedisStore, reads (express)',
-    ratio('express-tether-hybrid:read', 'express-tether-redis:read'),
-  ],
-  [
-    'HybridStore / RedisStore, signed-in reads (express)',
-    ratio('express-tether-hybrid:profile', 'express-tether-redis:profile'),
-  ],
-  [
-    'express+tether+RedisStore / express+express-session+connect-redis, signed-in reads',
-    ratio('express-tether-redis:profile', 'express-session-connect-redis:profile'),
-  ],
-  [
-    'HybridStore / RedisStore, counter (express)',
-    ratio('express-tether-hybrid:count', 'express-tether-redis:count'),
-  ],
-  [
-    'HybridStore / RedisStore, reads (fastify)',
-    ratio('fastify-tether-hybrid:read', 'fastify-tether-redis:read'),
-  ],
-  [
-    'HybridStore / RedisStore, signed-in reads (fastify)',
-    ratio('fastify-tether-hybrid:profile', 'fastify-tether-redis:profile'),
-  ],
-  [
-    'plain express / plain express + one Redis GET, reads (the most a HybridStore hit can gain)',
-    ratio('express-plain:read', 'express-plain-get:read'),
-  ],
-  [
-    'plain fastify / plain fastify + one Redis GET, reads (the most a HybridStore hit can gain)',
-    ratio('fastify-plain:read', 'fastify-plain-get:read'),
-  ],
-  [
-    'fastify+tether+RedisStore / fastify+@fastify/session+connect-redis, counter',
-    ratio('fastify-tether-redis:count', 'fastify-session-connect-redis:count'),
-  ],
-  [
-    'fastify+tether+RedisStore / fastify+@fastify/session+connect-redis, new sessions',
-    ratio('fastify-tether-redis:new', 'fastify-session-connect-redis:new'),
-  ],
-  [
-    'express floor (random id, one SET, one Set-Cookie) / express+express-session+connect-redis, new sessions',
-    ratio('express-floor-redis:new', 'express-session-connect-redis:new'),
-  ],
-  [
-    'express+tether+RedisStore / express floor, new sessions',
-    ratio('express-tether-redis:new', 'express-floor-redis:new'),
-  ],
-  [
-    'fastify floor (random id, one SET, one Set-Cookie) / fastify+@fastify/session+connect-redis, new sessions',
-    ratio('fastify-floor-redis:new', 'fastify-session-connect-redis:new'),
-  ],
-  [
-    'fastify+tether+RedisStore / fastify floor, new sessions',
-    ratio('fastify-tether-redis:new', 'fastify-floor-redis:new'),
-  ],
-  [
-    'fastify+tether+RedisStore / fastify+@fastify/session+connect-redis, reads',
-    ratio('fastify-tether-redis:read', 'fastify-session-connect-redis:read'),
-  ],
-]
+const ratios = RATIOS.map(([what, a, b]): [string, Ratio | undefined] => [what, ratio(a, b)])
 console.log(
   `\n${ROUNDS} rounds of ${seconds} s per stack and workload, ${connections} connections, CPU pinning: ${pinning()}`,
 )
 console.log(
-  '| stack | workload | req/s (best) | app CPU µs/req (lowest) | mean latency ms (lowest; wrk workloads) | Redis round trips/req | Redis commands/req (scripts included) | errors | notes |',
+  '| stack | workload | req/s (best) | app CPU µs/req (lowest) | Redis CPU µs/req (lowest) | mean latency ms (lowest; wrk workloads) | Redis round trips/req | Redis commands/req (scripts included) | errors | notes |',
 )
-console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
 for (const row of rows) console.log(row)
 console.log(
   '\n| ratio (same run, median of per-round ratios) | throughput | CPU per request (inverse) | per round |\n| --- | ---: | ---: | --- |',
