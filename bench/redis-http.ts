@@ -24,7 +24,7 @@ import autocannon from 'autocannon'
 import { parseCommandStats, redisCli, startRedisServer } from '../test/support/redis-server.js'
 import { stopAllServices } from '../test/support/services.js'
 import { onLoadCpu, pinLoadGenerator, pinning, pinServer } from './cpu-pinning.js'
-import { INSIDE_SCRIPTS } from './redis-commands.js'
+import { INSIDE_SCRIPTS, redisCpuMicros } from './redis-commands.js'
 import { RATIOS } from './redis-http-ratios.js'
 import { jsonArgument, writeResults } from './results.js'
 
@@ -171,13 +171,13 @@ async function autocannonOneCookie(
 /** Load on `path` with one cookie (or none), or a random one of `cookie` (an array) per request. */
 async function load(app: App, path: string, cookie: string | string[] | undefined): Promise<Run> {
   await redisCli(redis, 'CONFIG', 'RESETSTAT')
-  const redisCpuBefore = await redisCpu()
+  const redisCpuBefore = await redisCpuMicros(redis)
   const cpuBefore = await appCpu(app.child)
   const result = Array.isArray(cookie)
     ? wrkRandomCookies(app, path, cookie)
     : await autocannonOneCookie(app, path, cookie)
   const cpu = (await appCpu(app.child)) - cpuBefore
-  const redisCpuMicros = (await redisCpu()) - redisCpuBefore
+  const redisMicros = (await redisCpuMicros(redis)) - redisCpuBefore
   const stats = parseCommandStats(await redisCli(redis, 'INFO', 'commandstats'))
   delete stats.info
   let all = 0
@@ -195,16 +195,9 @@ async function load(app: App, path: string, cookie: string | string[] | undefine
     roundTrips: top / done,
     commands: all / done,
     cpuUs: cpu / done,
-    redisCpuUs: redisCpuMicros / done,
+    redisCpuUs: redisMicros / done,
     latencyMs: result.latencyMs,
   }
-}
-
-/** redis-server's CPU time so far (user and system), in µs. */
-async function redisCpu(): Promise<number> {
-  const info = await redisCli(redis, 'INFO', 'cpu')
-  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0)
-  return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6
 }
 
 async function firstCookie(base: string, path = '/count'): Promise<string | undefined> {

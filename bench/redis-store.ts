@@ -6,7 +6,7 @@ import { HybridStore, Metrics, RedisStore, SessionManager, type SessionStore } f
 import { Redis } from 'ioredis'
 import { parseCommandStats, redisCli, startRedisServer } from '../test/support/redis-server.js'
 import { stopAllServices } from '../test/support/services.js'
-import { INSIDE_SCRIPTS } from './redis-commands.js'
+import { INSIDE_SCRIPTS, redisCpuMicros } from './redis-commands.js'
 import { jsonArgument, writeResults } from './results.js'
 
 const json = jsonArgument()
@@ -39,7 +39,7 @@ async function makeCookies(manager: SessionManager): Promise<string[]> {
 /** Requests per second of `request` over random cookies, CONCURRENCY at a time, for `ms`. */
 async function run(cookies: string[], request: (cookie: string) => Promise<void>) {
   await redisCli(server, 'CONFIG', 'RESETSTAT')
-  const redisCpuBefore = await redisCpu()
+  const redisCpuBefore = await redisCpuMicros(server)
   const cpuBefore = process.cpuUsage()
   let done = 0
   const deadline = performance.now() + ms
@@ -55,19 +55,12 @@ async function run(cookies: string[], request: (cookie: string) => Promise<void>
   const elapsed = (performance.now() - start) / 1000
   const cpu = process.cpuUsage(cpuBefore)
   const nodeUs = (cpu.user + cpu.system) / done
-  const redisUs = ((await redisCpu()) - redisCpuBefore) / done
+  const redisUs = ((await redisCpuMicros(server)) - redisCpuBefore) / done
   const stats = parseCommandStats(await redisCli(server, 'INFO', 'commandstats'))
   delete stats.info
   let top = 0
   for (const [name, calls] of Object.entries(stats)) if (!INSIDE_SCRIPTS.has(name)) top += calls
   return { rps: done / elapsed, roundTrips: top / done, nodeUs, redisUs }
-}
-
-/** CPU seconds used by redis-server so far, in microseconds. */
-async function redisCpu(): Promise<number> {
-  const info = await redisCli(server, 'INFO', 'cpu')
-  const read = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)![1])
-  return (read('used_cpu_user') + read('used_cpu_sys')) * 1e6
 }
 
 const ROUNDS = 3
