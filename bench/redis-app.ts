@@ -7,7 +7,6 @@
 // Set-Cookie (no signature, no encryption, no framework), to show the floor of that workload.
 // The *-plain-get apps are the plain apps with one Redis GET before each answer: the framework's
 // cost of one round trip per request, which is all a HybridStore hit saves over a RedisStore read.
-import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { HybridStore, RedisStore, type SessionStore } from '@tether/core'
 import { stickySession } from '@tether/express'
@@ -18,6 +17,7 @@ import session from 'express-session'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
+import { RandomPool } from '../packages/core/src/crypto/random-pool.js'
 import { SIGNED_IN } from './signed-in-session.js'
 
 // @fastify/session declares its own request.session type; loaded untyped so that it does not
@@ -63,24 +63,15 @@ async function connectRedis(): Promise<ConnectRedisStore> {
   return new ConnectRedisStore({ client, prefix: 'bench-cr:' })
 }
 
-/** CSPRNG output drawn 4 KiB at a time, as Tether and Node's randomUUID() do. */
-let pool = Buffer.alloc(0)
-let pooled = 0
-function pooledId(): string {
-  if (pooled + 32 > pool.length) {
-    pool = randomBytes(4096)
-    pooled = 0
-  }
-  pooled += 32
-  return pool.toString('base64url', pooled - 32, pooled)
-}
+/** CSPRNG output drawn 4 KiB at a time, as Tether draws its tokens. */
+const ids = new RandomPool(4096)
 
 /** The floor of a new Redis-backed session: a random id, one SET with its expiry, the Set-Cookie value. */
 async function floorSession(): Promise<(count: number) => Promise<string>> {
   const client = createClient({ url })
   await client.connect()
   return async (count) => {
-    const id = pooledId()
+    const id = ids.takeBase64url(32)
     await client.sendCommand(['SET', `bench-floor:${id}`, JSON.stringify({ count }), 'PX', '1800000'])
     return `sid=${id}; Path=/; HttpOnly; SameSite=Lax`
   }
@@ -117,10 +108,12 @@ const tetherTuning = {
   // JSON text as connect-redis stores them, to show what encryption costs a new session.
   ...(app.endsWith('-tether-redis-clear') && { encrypt: false }),
 }
-const isTether = (kind: 'redis' | 'hybrid') =>
-  kind === 'redis'
-    ? app.endsWith('-tether-redis') || app.endsWith('-tether-redis-clear')
-    : app.endsWith('-tether-hybrid')
+/** The store of a Tether app (`*-tether-redis`, `*-tether-redis-clear`, `*-tether-hybrid`). */
+const tetherKind = app.includes('-tether-hybrid')
+  ? 'hybrid'
+  : app.includes('-tether-redis')
+    ? 'redis'
+    : undefined
 
 type Counter = { count?: number }
 type KeyValueSession = { get(key: string): unknown; set(key: string, value: unknown): void }
@@ -128,8 +121,8 @@ type KeyValueSession = { get(key: string): unknown; set(key: string, value: unkn
 async function listen(): Promise<number> {
   if (app.startsWith('express')) {
     const server = express()
-    if (isTether('redis') || isTether('hybrid')) {
-      const store = await tetherStore(isTether('redis') ? 'redis' : 'hybrid')
+    if (tetherKind !== undefined) {
+      const store = await tetherStore(tetherKind)
       server.use(stickySession({ secret: SECRET, store, ...tetherTuning }))
       server.get('/count', (req, res) => {
         const count = ((req.session.get('count') as number | undefined) ?? 0) + 1
@@ -203,8 +196,8 @@ async function listen(): Promise<number> {
     })
   }
   const server = Fastify()
-  if (isTether('redis') || isTether('hybrid')) {
-    const store = await tetherStore(isTether('redis') ? 'redis' : 'hybrid')
+  if (tetherKind !== undefined) {
+    const store = await tetherStore(tetherKind)
     await server.register(tether, { secret: SECRET, store, ...tetherTuning })
     // Both session plugins augment request.session in this one program: name the shape used here.
     const sessionOf = (request: unknown) => (request as { session: KeyValueSession }).session
