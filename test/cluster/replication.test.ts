@@ -1,3 +1,4 @@
+import http from 'node:http'
 import type { ClusterOptions } from '@tether/cluster'
 import { expect } from 'chai'
 import { type ClusterFixture, startClusterFixture } from '../support/cluster-fixture.js'
@@ -7,6 +8,7 @@ import {
   type Anomaly,
   type CounterLoad,
   type CounterSession,
+  checkAnswer,
   checkEverySession,
   createCounterSessions,
   startCounterLoad,
@@ -160,26 +162,67 @@ describe('session replication', function () {
     expect(final.anomalies).to.deep.equal([])
   })
 
-  it('reload() under load: zero failed requests, zero lost sessions, each back on its slot', async () => {
+  it('reload() three times under load: zero failed requests, zero lost sessions, each back on its slot', async () => {
     cluster = await startClusterFixture(options({ replication: 'sync' }))
     const sessions = await createCounterSessions(cluster.port, 400)
-    const load = startCounterLoad(cluster.port, sessions, 8)
-    const pids = (await cluster.workers()).map((w) => w.pid)
+    // Many clients, a new connection per request: hand-offs queue up for a worker as it is told to
+    // drain, and none of them may reach a worker already on its way out.
+    const load = startCounterLoad(cluster.port, sessions, 32)
+    const pids = new Set<number | undefined>()
     try {
-      await waitFor(() => load.requests() > 200)
-      await cluster.reload()
+      for (let round = 0; round < 3; round++) {
+        const before = load.requests()
+        await waitFor(() => load.requests() > before + 200)
+        for (const w of await cluster.workers()) pids.add(w.pid)
+        await cluster.reload()
+      }
       const after = load.requests()
       await waitFor(() => load.requests() > after + 200)
     } finally {
       await load.stop()
     }
-    expect((await cluster.workers()).map((w) => w.pid).filter((pid) => pids.includes(pid))).to.deep.equal([])
+    expect((await cluster.workers()).map((w) => w.pid).filter((pid) => pids.has(pid))).to.deep.equal([])
     expect(load.failures).to.deep.equal([])
     expect(load.anomalies).to.deep.equal([])
     const final = await checkEverySession(cluster.port, sessions)
     expect(final.anomalies).to.deep.equal([])
     const routes = await finalRoutes(cluster.port, sessions)
     expect(routes.filter((r, i) => r !== sessions[i]!.route)).to.deep.equal([])
+  })
+
+  it('a worker sent SIGTERM by hand is replaced as reload() does it, finishing what it has', async () => {
+    cluster = await startClusterFixture(options({ replication: 'sync' }))
+    const sessions = await createCounterSessions(cluster.port, 60)
+    const ofW1 = sessions.filter((s) => s.route === 'w1')
+    const pid = await pidOf(cluster, 'w1')
+    // An upload still arriving keeps w1 from exiting until its body ends.
+    const upload = await openUpload(cluster.port, ofW1[0]!.cookie)
+    process.kill(pid, 'SIGTERM')
+    // The primary did not send the signal: w1 asks it to go, its successor starts and takes its
+    // sessions, and from then on they are answered there, in the same slot.
+    const s = ofW1[1]!
+    await waitFor(async () => {
+      const response = await request(cluster!.port, '/', { headers: { cookie: s.cookie } })
+      expect(checkAnswer(s, response.body)).to.equal(undefined)
+      return response.body.pid !== pid
+    }, 10_000)
+    expect(() => process.kill(pid, 0), 'the old w1 is still finishing the upload').to.not.throw()
+    const meanwhile = await checkEverySession(cluster.port, ofW1.slice(1))
+    expect(meanwhile.anomalies).to.deep.equal([])
+    expect((await finalRoutes(cluster.port, ofW1.slice(1))).filter((r) => r !== 'w1')).to.deep.equal([])
+    const answer = await upload.finish()
+    expect(answer).to.deep.include({ route: 'w1', bytes: 6 })
+    await waitFor(() => {
+      try {
+        process.kill(pid, 0)
+        return false
+      } catch {
+        return true
+      }
+    })
+    const final = await checkEverySession(cluster.port, sessions)
+    expect(final.anomalies).to.deep.equal([])
+    expect((await cluster.metrics()).restarts, 'a replacement asked for, not a crash').to.equal(0)
   })
 
   it('a destroyed session does not come back on the backup after its owner dies', async () => {
@@ -305,6 +348,45 @@ for (const framework of ['express', 'fastify'] as const) {
 }
 
 /** The route that answers each session now (one plain request each). */
+/**
+ * A POST /echo whose body stays open until finish(): resolves once the worker has read its head
+ * (it answered 100 Continue), so the request is in that worker.
+ */
+function openUpload(port: number, cookie: string): Promise<{ finish(): Promise<Record<string, unknown>> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      path: '/echo',
+      method: 'POST',
+      agent: false,
+      headers: { cookie, expect: '100-continue', 'transfer-encoding': 'chunked' },
+    })
+    const answer = new Promise<Record<string, unknown>>((done, failed) => {
+      req.on('response', (res) => {
+        let text = ''
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString()
+        })
+        res.on('end', () => done(JSON.parse(text)))
+        res.on('error', failed)
+      })
+      req.on('error', failed)
+    })
+    answer.catch(reject)
+    req.on('continue', () => {
+      req.write('abc')
+      resolve({
+        finish: () => {
+          req.end('def')
+          return answer
+        },
+      })
+    })
+    req.flushHeaders()
+  })
+}
+
 async function finalRoutes(port: number, sessions: readonly CounterSession[]): Promise<string[]> {
   const routes: string[] = []
   for (const s of sessions) {

@@ -21,9 +21,20 @@ export interface ConnectionMessage {
   readonly byCookie?: boolean
 }
 
-/** Primary -> worker: finish your connections and exit. */
+/**
+ * Primary -> worker: finish your connections and exit. No connection is handed over after it, so
+ * the worker may exit once it is idle.
+ */
 export interface DrainMessage {
   readonly tether: 'drain'
+}
+
+/**
+ * Worker -> primary: a signal the primary did not send (SIGTERM, SIGINT) asks me to go; replace me,
+ * then send 'drain'.
+ */
+export interface LeavingMessage {
+  readonly tether: 'leaving'
 }
 
 /** Worker -> primary: the app is built, send connections. */
@@ -125,6 +136,7 @@ export type PrimaryMessage =
   | DestroyedUserMessage
 export type WorkerMessage =
   | ReadyMessage
+  | LeavingMessage
   | StatsMessage
   | HeartbeatMessage
   | SnapshotDoneMessage

@@ -59,6 +59,8 @@ export class Supervisor extends EventEmitter implements WorkerPool {
   #closing = false
   #warnedNoStore = false
   #reloading: Promise<void> | undefined
+  /** The last slot replacement (reload() or a worker's own signal): the next waits for it. */
+  #replacing: Promise<void> = Promise.resolve()
 
   constructor(options: ResolvedClusterOptions) {
     super()
@@ -107,7 +109,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
 
   ready(route: string): PoolWorker | undefined {
     const current = this.#byRoute.get(route)?.current
-    return current?.ready === true ? current : undefined
+    return current?.routable === true ? current : undefined
   }
 
   get slotCount(): number {
@@ -116,7 +118,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
 
   readyAt(index: number): PoolWorker | undefined {
     const current = this.#slots[index]?.current
-    return current?.ready === true ? current : undefined
+    return current?.routable === true ? current : undefined
   }
 
   owns(route: string): boolean {
@@ -158,24 +160,34 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       try {
         for (const slot of this.#slots) {
           if (this.#closing) return
-          clearTimeout(slot.respawn)
-          slot.respawn = undefined
-          const fresh = this.#fork(slot)
-          await this.#whenReady(fresh)
-          if (this.#closing) return // close() drains it with the others
-          const old = slot.current
-          slot.forgive()
-          if (!(await this.#admit(slot, fresh))) {
-            if (this.#closing) return
-            throw new Error(`the new worker of ${slot.route} exited while its sessions were brought over`)
-          }
-          if (old !== undefined) await this.#drain(old)
+          await this.#replace(slot)
         }
       } finally {
         this.#reloading = undefined
       }
     })()
     return this.#reloading
+  }
+
+  /** Replaces the worker of `slot` (unless it is no longer `expected`), one slot at a time. */
+  #replace(slot: Slot, expected?: WorkerProcess): Promise<void> {
+    const replaced = this.#replacing.then(async () => {
+      if (this.#closing || (expected !== undefined && slot.current !== expected)) return
+      clearTimeout(slot.respawn)
+      slot.respawn = undefined
+      const fresh = this.#fork(slot)
+      await fresh.whenReady(this.#options.readyTimeout)
+      if (this.#closing) return // close() drains it with the others
+      const old = slot.current
+      slot.forgive()
+      if (!(await this.#admit(slot, fresh))) {
+        if (this.#closing) return
+        throw new Error(`the new worker of ${slot.route} exited while its sessions were brought over`)
+      }
+      if (old !== undefined) await this.#drain(old)
+    })
+    this.#replacing = replaced.catch(() => undefined)
+    return replaced
   }
 
   /** Drains every worker (killing those still busy after drainTimeout) and stops restarting. */
@@ -195,7 +207,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     for (;;) {
       const fresh = this.#fork(slot)
       try {
-        await this.#whenReady(fresh)
+        await fresh.whenReady(this.#options.readyTimeout)
         if (this.#closing || (await this.#admit(slot, fresh)) || this.#closing) return
         throw new Error('exited while its sessions were brought over')
       } catch (error) {
@@ -231,6 +243,8 @@ export class Supervisor extends EventEmitter implements WorkerPool {
         // Told to drain while still building its app (before it listened for messages): again.
         if (w.leaving) worker.send({ tether: 'drain' }, undefined, {}, () => undefined)
         worker.emit('tether:ready')
+      } else if (message.tether === 'leaving') {
+        this.#onLeaving(w)
       } else if (message.tether === 'stats') {
         w.onStats(message as StatsMessage)
         this.replication?.onStats(w, (message as StatsMessage).replication)
@@ -240,35 +254,6 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     })
     worker.once('exit', (code, signal) => this.#onExit(slot, w, code, signal))
     return w
-  }
-
-  /** Resolves when `w` reports ready; rejects if it exits first or takes longer than readyTimeout. */
-  #whenReady(w: WorkerProcess): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup()
-        w.leaving = true
-        w.worker.process.kill('SIGKILL')
-        reject(new Error(`not ready within readyTimeout (${this.#options.readyTimeout} ms)`))
-      }, this.#options.readyTimeout)
-      timer.unref()
-      const onReady = () => {
-        cleanup()
-        resolve()
-      }
-      const onExit = (code: number | null, signal: string | null) => {
-        cleanup()
-        reject(new Error(`exited with ${signal ?? `code ${code}`} before it was ready`))
-      }
-      const cleanup = () => {
-        clearTimeout(timer)
-        w.worker.off('tether:ready', onReady)
-        w.worker.off('exit', onExit)
-      }
-      if (w.ready) return onReady()
-      w.worker.on('tether:ready', onReady)
-      w.worker.on('exit', onExit)
-    })
   }
 
   /**
@@ -321,9 +306,26 @@ export class Supervisor extends EventEmitter implements WorkerPool {
     w.worker.process.kill('SIGKILL')
   }
 
+  /**
+   * A worker told to go by a signal the primary did not send (an operator's `kill`) is replaced as
+   * reload() replaces one: it serves its sessions until its successor has them, then drains.
+   * Without a successor it drains anyway, taking no new connection, and its exit refills the slot
+   * as a crash does.
+   */
+  #onLeaving(w: WorkerProcess): void {
+    if (w.leaving || this.#closing) return // its 'drain' is sent or on its way
+    const slot = this.#byRoute.get(w.route)
+    if (slot?.current !== w) return void this.#drain(w) // a successor not installed yet
+    this.#replace(slot, w).catch(() => {
+      if (w.exited || w.leaving || this.#closing) return
+      w.stopHandOffs()
+      w.post({ tether: 'drain' })
+    })
+  }
+
   /** Asks `w` to finish its connections and exit; kills it after drainTimeout. */
   async #drain(w: WorkerProcess): Promise<void> {
-    w.leaving = true
+    w.leave()
     this.#heartbeats.forget(w)
     if (w.exited) return
     this.#leaving.add(w)
@@ -369,7 +371,7 @@ export class Supervisor extends EventEmitter implements WorkerPool {
       this.counters.restarts++
       slot.restarts++
       const fresh = this.#fork(slot)
-      this.#whenReady(fresh).then(
+      fresh.whenReady(this.#options.readyTimeout).then(
         () => {
           if (this.#closing || slot.current !== undefined) return void this.#drain(fresh)
           return this.#admit(slot, fresh).then((installed) => {

@@ -48,6 +48,8 @@ export class WorkerProcess implements PoolWorker {
   readonly #waiting: Handed[] = []
   /** The hand-off written to the channel and not yet acknowledged. */
   #inFlight: Handed | undefined
+  /** Takes no more connections: leaving, or going by a signal of its own. */
+  #closedToHandOffs = false
   readonly exit: Promise<void>
 
   constructor(worker: Worker, route: string) {
@@ -70,8 +72,45 @@ export class WorkerProcess implements PoolWorker {
     worker.process.once('close', gone)
   }
 
+  /** Ready, and still taking connections. */
+  get routable(): boolean {
+    return this.ready && !this.#closedToHandOffs
+  }
+
   get pid(): number | undefined {
     return this.worker.process.pid
+  }
+
+  /**
+   * Resolves when the worker reports ready; rejects if it exits first, or kills it (an exit asked
+   * for) and rejects when it takes longer than `timeout` ms.
+   */
+  whenReady(timeout: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup()
+        this.leave()
+        this.worker.process.kill('SIGKILL')
+        reject(new Error(`not ready within readyTimeout (${timeout} ms)`))
+      }, timeout)
+      timer.unref()
+      const onReady = () => {
+        cleanup()
+        resolve()
+      }
+      const onExit = (code: number | null, signal: string | null) => {
+        cleanup()
+        reject(new Error(`exited with ${signal ?? `code ${code}`} before it was ready`))
+      }
+      const cleanup = () => {
+        clearTimeout(timer)
+        this.worker.off('tether:ready', onReady)
+        this.worker.off('exit', onExit)
+      }
+      if (this.ready) return onReady()
+      this.worker.on('tether:ready', onReady)
+      this.worker.on('exit', onExit)
+    })
   }
 
   /** Sends a message that needs no handle; a closed channel is the exit's business. */
@@ -96,7 +135,7 @@ export class WorkerProcess implements PoolWorker {
       done(true) // closed meanwhile: nothing left to deliver
       return
     }
-    if (this.exited || !this.worker.isConnected()) {
+    if (this.exited || this.#closedToHandOffs || !this.worker.isConnected()) {
       done(false)
       return
     }
@@ -139,6 +178,22 @@ export class WorkerProcess implements PoolWorker {
     if (received) entry.connection.release()
     entry.done(received)
     this.#sendNext()
+  }
+
+  /** The primary asks this worker to go (its exit is not a crash): see stopHandOffs(). */
+  leave(): void {
+    this.leaving = true
+    this.stopHandOffs()
+  }
+
+  /**
+   * Hands over no more connections; those waiting for the channel go back to be routed again. The
+   * one in flight stays: Node's channel delivers it before any message sent after it, 'drain'
+   * included, so the worker counts it before it decides it is idle.
+   */
+  stopHandOffs(): void {
+    this.#closedToHandOffs = true
+    for (const entry of this.#waiting.splice(0)) entry.done(false)
   }
 
   /** The worker is gone: hand-offs it never received come back to be routed again. */

@@ -127,8 +127,8 @@ async function serverOf(
 /**
  * The worker side: builds the app, then serves each socket the primary hands over by replaying
  * the bytes the primary already read and emitting 'connection' on the app's server (which never
- * listens). Reports ready, its open connections and the misroutes it sees; on 'drain' (or SIGTERM)
- * it answers every further request with `Connection: close`, closes idle connections, and exits
+ * listens). Reports ready, its open connections and the misroutes it sees; on 'drain' it answers
+ * every further request with `Connection: close`, closes idle connections, and exits
  * once the last one is gone. Never resolves: code after `await startCluster()` runs in the primary.
  */
 export async function runWorker(options: ResolvedClusterOptions, factory: AppFactory): Promise<never> {
@@ -343,9 +343,16 @@ export async function runWorker(options: ResolvedClusterOptions, factory: AppFac
     server.emit('connection', socket)
     reportSoon()
   })
-  // Under a primary, a signal means "leave cleanly"; the primary decides about a replacement.
-  process.on('SIGTERM', drain)
-  process.on('SIGINT', drain)
+  // Under a primary, a signal means "leave cleanly": the primary starts a successor, and sends
+  // 'drain' once connections go there (none is handed over after it).
+  let leaving = false
+  const leave = () => {
+    if (draining || leaving) return
+    leaving = true
+    send({ tether: 'leaving' })
+  }
+  process.on('SIGTERM', leave)
+  process.on('SIGINT', leave)
   send(
     replicaPeer === undefined
       ? { tether: 'ready' }
