@@ -9,7 +9,6 @@
 // bench/adapters-lost-updates.ts. GET /count loads, increments and saves a counter in the
 // session; GET /new creates a session; GET /peek reads the counter without changing it, with the
 // number of /count and /new requests handled and the CPU and GC time this process has used.
-import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { PerformanceObserver } from 'node:perf_hooks'
@@ -19,6 +18,7 @@ import tether from '@tether/fastify'
 import express from 'express'
 import session from 'express-session'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import { RandomPool } from '../packages/core/src/crypto/random-pool.js'
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
 const [framework, variant] = process.argv.slice(2)
@@ -56,8 +56,7 @@ interface SessionAccess {
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** CSPRNG output drawn 4 KiB at a time, as Tether and Node's randomUUID() do. */
-let pool = Buffer.alloc(0)
-let pooled = 0
+const tokens = new RandomPool(4096)
 /** The stored floor's sessions, and their tokens in order of creation (a ring: oldest evicted). */
 const STORED_FLOOR_CAPACITY = 100_000
 const storedFloor = new Map<string, { createdAt: number; fields: Record<string, string> }>()
@@ -99,12 +98,7 @@ const storedFloorCount = (cookieHeader: string | undefined) =>
 
 /** The floor's Set-Cookie: a 32-byte token where Tether's cookie has token, route and MAC. */
 function floorCookie(): string {
-  if (pooled + 32 > pool.length) {
-    pool = randomBytes(4096)
-    pooled = 0
-  }
-  const token = pool.toString('base64url', pooled, pooled + 32)
-  pooled += 32
+  const token = tokens.takeBase64url(32)
   if (variant === 'stored-floor') storeFloorSession(token)
   return `tether.sid=${token}.solo.${'0'.repeat(22)}; Path=/; HttpOnly; SameSite=Lax`
 }
