@@ -16,7 +16,18 @@ export interface SoundnessBounds {
 export function expectSound(result: ChaosResult, bounds: SoundnessBounds): void {
   const f = result.figures
   const summary = JSON.stringify({ ...f, unexplained: f.unexplained.slice(0, 5) })
-  expect(f.anomalies, `no foreign, backwards, skipped or lost answer: ${summary}`).to.deep.equal({})
+  // Which answer, from which worker, and when against the last fault before it: what tells one
+  // cause from another.
+  const first = result.anomalies.slice(0, 3).map((a) => {
+    const fault = result.windows.filter((w) => w.start <= a.at).at(-1)
+    return fault === undefined
+      ? a
+      : { ...a, after: fault.fault, msAfterStart: a.at - fault.start, msAfterEnd: a.at - fault.end }
+  })
+  expect(
+    f.anomalies,
+    `no foreign, backwards, skipped or lost answer: ${summary} ${JSON.stringify(first)}`,
+  ).to.deep.equal({})
   expect(f.lostSessions, summary).to.equal(0)
   expect(f.unexplained.slice(0, 5), `every failure explained by its fault: ${summary}`).to.deep.equal([])
   expect(f.unrecovered, `every client answered again after each fault: ${summary}`).to.equal(0)

@@ -11,6 +11,7 @@ import { type ClusterFixture, startClusterFixture } from '../support/cluster-fix
 import { waitFor } from '../support/load-loop.js'
 import { type RedisServerHandle, startRedisServer, uniquePrefix } from '../support/redis-server.js'
 import {
+  type Anomaly,
   type CounterLoad,
   checkEverySession,
   createCounterSessions,
@@ -71,6 +72,8 @@ export interface ChaosResult {
   readonly hung: number
   /** Requests that reached a worker other than their session's owner (keep-alive connections). */
   readonly misroutes: number
+  /** Every anomaly, under load and in the final read, for the failure message. */
+  readonly anomalies: readonly Anomaly[]
 }
 
 const reported: ChaosFigures[] = []
@@ -162,6 +165,7 @@ export async function runChaos(scenario: ChaosScenario): Promise<ChaosResult> {
       restarts: metrics.restarts,
       hung: metrics.hung,
       misroutes: metrics.misroutes,
+      anomalies: [...load.anomalies, ...final.anomalies],
     }
   } finally {
     await cluster?.close()

@@ -60,10 +60,14 @@ export async function allReady(cluster: ClusterFixture, timeout = 30_000): Promi
   await waitFor(async () => (await cluster.workers()).every((w) => w.state === 'ready'), timeout, 100)
 }
 
-async function randomReadyPid(cluster: ClusterFixture, random: () => number): Promise<number> {
+async function randomReadyWorker(
+  cluster: ClusterFixture,
+  random: () => number,
+): Promise<{ pid: number; route: string }> {
   const ready = (await cluster.workers()).filter((w) => w.state === 'ready' && w.pid !== undefined)
   if (ready.length === 0) throw new Error('no ready worker to inject a fault into')
-  return ready[Math.floor(random() * ready.length)]!.pid!
+  const picked = ready[Math.floor(random() * ready.length)]!
+  return { pid: picked.pid!, route: picked.route }
 }
 
 /**
@@ -71,7 +75,7 @@ async function randomReadyPid(cluster: ClusterFixture, random: () => number): Pr
  * acknowledged are routed again by the primary, so nothing else fails.
  */
 export async function killWorker(cluster: ClusterFixture, random: () => number): Promise<FaultWindow> {
-  const pid = await randomReadyPid(cluster, random)
+  const { pid, route } = await randomReadyWorker(cluster, random)
   const start = Date.now()
   process.kill(pid, 'SIGKILL')
   // Over once the primary has seen the exit: until then the slot still looks ready, and a wait for
@@ -79,7 +83,7 @@ export async function killWorker(cluster: ClusterFixture, random: () => number):
   // connection to the dead worker before it has processed that connection's close.
   await waitFor(async () => !(await cluster.workers()).some((w) => w.pid === pid && w.state === 'ready'))
   return {
-    fault: 'kill -9 worker',
+    fault: `kill -9 worker ${route}`,
     start,
     end: Date.now(),
     allowed: ['reset', 'stale'],
@@ -101,7 +105,7 @@ export async function pauseWorker(
   ms: number,
   heartbeatTimeout: number,
 ): Promise<FaultWindow> {
-  const pid = await randomReadyPid(cluster, random)
+  const { pid } = await randomReadyWorker(cluster, random)
   const start = Date.now()
   process.kill(pid, 'SIGSTOP')
   await sleep(ms)
